@@ -1,0 +1,285 @@
+"""The edge configuration: one YAML file, validated by pydantic, one model per section.
+
+Config models do no I/O. ``load_config`` reads the file, resolves relative paths against the
+file's folder and turns validation errors into ``ConfigError`` lines naming the key path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.geometry import Anchor, Line, Point
+from edge.tracking import TRACKERS, tracker_defaults
+
+DEFAULT_CLASSES = ["child", "female_adult", "male_adult"]
+_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LineConfig(_Section):
+    name: str = Field(pattern=_NAME, description="Line name, unique per camera (letters, digits, _ . -).")
+    points: tuple[tuple[float, float], tuple[float, float]] = Field(
+        description="Start and end [[x1, y1], [x2, y2]] in pixels of the source frame."
+    )
+    invert: bool = Field(
+        False,
+        description="Swap in and out. Without it, 'in' is the start→end vector turned 90° "
+        "counter-clockwise on screen: a line drawn top→bottom counts left→right as in.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _distinct(cls, v: tuple[tuple[float, float], tuple[float, float]]) -> Any:
+        if v[0] == v[1]:
+            raise ValueError("start and end points are equal; give two distinct points")
+        if any(c < 0 for p in v for c in p):
+            raise ValueError("coordinates are pixels of the source frame and cannot be negative")
+        return v
+
+    def to_line(self) -> Line:
+        return Line(Point(*self.points[0]), Point(*self.points[1]), self.invert)
+
+
+class CameraConfig(_Section):
+    name: str = Field(pattern=_NAME, description="Camera name, unique (letters, digits, _ . -).")
+    source: str = Field(min_length=1, description="Video file, rtsp://, http(s):// URL, or USB index.")
+    lines: list[LineConfig] = Field(min_length=1, description="Counting lines of this camera.")
+    start_time: float | None = Field(
+        None, description="Epoch seconds of the first frame of a file source (default: when first run)."
+    )
+    enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> CameraConfig:
+        names = [line.name for line in self.lines]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"line names must be unique per camera; repeated: {dupes}. Fix: rename one")
+        return self
+
+
+class ModelConfig(_Section):
+    path: Path = Field(Path("models/yolov5n.onnx"), description="Detector weights: .onnx or original .pt.")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="auto = by file extension (.onnx → onnx, .pt → torch)."
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CLASSES), min_length=1, description="Product classes counted."
+    )
+    class_map: dict[str, str] | None = Field(
+        None,
+        description="Model class → product class, e.g. {person: male_adult} for a COCO model. "
+        "Unset: classes are matched by name; a COCO model then counts its 'person' class as 'person'.",
+    )
+    model_names: list[str] | None = Field(None, description="Class names, for an ONNX file that has none.")
+    input_size: int = Field(640, ge=160, le=1920, multiple_of=32, description="Long side of the input, px.")
+    conf_threshold: float = Field(0.25, gt=0, lt=1, description="Minimum detection confidence.")
+    iou_threshold: float = Field(0.45, gt=0, lt=1, description="NMS IoU threshold.")
+    max_det: int = Field(300, ge=1, le=3000, description="Maximum detections per frame.")
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description="ONNX Runtime providers in order of preference (Jetson: TensorrtExecutionProvider, "
+        "CUDAExecutionProvider, CPUExecutionProvider). Unavailable ones are skipped.",
+    )
+    threads: int = Field(0, ge=0, le=64, description="Intra-op threads (0 = runtime default).")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="Refuse a file that differs.")
+
+    def resolved_backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        return "torch" if self.path.suffix in (".pt", ".pth") else "onnx"
+
+
+class TrackerConfig(_Section):
+    name: str = Field("auto", description=f"One of {sorted(TRACKERS)}, or auto (strongsort with ReID weights).")
+    reid_weights: Path | None = Field(None, description="OSNet ReID weights (.pt or .onnx), local path.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Overrides of the tracker's YAML defaults.")
+    threads: int = Field(1, ge=1, le=64, description="Threads for the ReID network.")
+
+    @model_validator(mode="after")
+    def _known(self) -> TrackerConfig:
+        if self.name != "auto" and self.name not in TRACKERS:
+            raise ValueError(f"unknown tracker {self.name!r}; available: {', '.join(sorted(TRACKERS))}, auto")
+        if self.name == "strongsort" and self.reid_weights is None:
+            raise ValueError("strongsort needs reid_weights. Fix: set tracker.reid_weights or use bytetrack")
+        unknown = sorted(set(self.params) - set(tracker_defaults(self.resolved_name())))
+        if unknown:
+            raise ValueError(f"unknown params {unknown} for tracker {self.resolved_name()!r}")
+        return self
+
+    def resolved_name(self) -> str:
+        if self.name != "auto":
+            return self.name
+        return "strongsort" if self.reid_weights is not None else "bytetrack"
+
+
+class CountingConfig(_Section):
+    hysteresis_px: float = Field(3.0, ge=0, le=200, description="Half-width of the no-change band, px.")
+    uturn_window_s: float = Field(2.0, ge=0, le=600, description="Reversal within this is a U-turn (0 = off).")
+    forget_after_s: float = Field(10.0, gt=0, le=3600, description="Drop a track unseen for this long.")
+    anchor: Anchor = Field(Anchor.BOTTOM_CENTER, description="Box point that decides the side.")
+
+    @model_validator(mode="after")
+    def _window(self) -> CountingConfig:
+        if self.forget_after_s <= self.uturn_window_s:
+            raise ValueError(
+                f"forget_after_s ({self.forget_after_s}) must exceed uturn_window_s ({self.uturn_window_s}). "
+                "Fix: raise counting.forget_after_s"
+            )
+        return self
+
+
+class StorageConfig(_Section):
+    db: Path = Field(Path("footfall.db"), description="SQLite file for crossings and checkpoints.")
+    interval_minutes: int = Field(15, ge=1, le=1440, description="Default report interval.")
+    checkpoint_every_s: float = Field(5.0, gt=0, le=3600, description="Resume point spacing, source seconds.")
+    reid_cache_dir: Path | None = Field(None, description="Where ReID .pt → .onnx exports are cached.")
+
+
+class MetricsConfig(_Section):
+    host: str = Field("127.0.0.1", description="Bind address of /metrics and /health.")
+    port: int = Field(9108, ge=0, le=65535, description="0 disables the HTTP endpoint.")
+
+
+class WatchdogConfig(_Section):
+    backoff_initial_s: float = Field(1.0, gt=0, le=600, description="First restart delay of a failed camera.")
+    backoff_max_s: float = Field(60.0, gt=0, le=3600, description="Longest restart delay.")
+    max_restarts: int = Field(5, ge=0, le=1000, description="Restarts allowed within restart_window_s.")
+    restart_window_s: float = Field(300.0, gt=0, description="Window of the restart-rate limit.")
+    reconnect_initial_s: float = Field(0.5, gt=0, le=600, description="First reconnect delay of a stream.")
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest reconnect delay of a stream.")
+
+
+class EdgeConfig(_Section):
+    cameras: Annotated[list[CameraConfig], Field(min_length=1, description="Cameras of this device.")]
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    counting: CountingConfig = Field(default_factory=CountingConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> EdgeConfig:
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"camera names must be unique; repeated: {dupes}. Fix: rename one")
+        return self
+
+    def fingerprint(self, camera: CameraConfig) -> str:
+        """What decides the counts of a camera: a replay with the same fingerprint may dedupe."""
+        blob = json.dumps(
+            [camera.model_dump(mode="json"), self.model.model_dump(mode="json"),
+             self.tracker.model_dump(mode="json"), self.counting.model_dump(mode="json")],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """Every problem of a config file, one line each: file, key path, value, message."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} error(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def validate_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:
+    """Validate parsed YAML; resolve relative paths against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"(top level): expected a mapping with a 'cameras' key, got {type(data).__name__}"])
+    try:
+        cfg = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (typo?). Fix: remove it or check the configuration reference in README.md"
+            value = _lookup(data, loc)
+            shown = f" = {value!r}" if value is not None and not isinstance(value, (dict, list)) else ""
+            problems.append(f"{_key_path(loc)}{shown}: {msg}")
+        raise ConfigError(source, problems) from None
+    return _resolve_paths(cfg, base_dir) if base_dir else cfg
+
+
+def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
+    def res(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else base / p
+
+    cameras = [
+        c.model_copy(update={"source": str(base / c.source)})
+        if _is_relative_file(c.source) else c
+        for c in cfg.cameras
+    ]
+    return cfg.model_copy(
+        update={
+            "cameras": cameras,
+            "model": cfg.model.model_copy(update={"path": res(cfg.model.path)}),
+            "tracker": cfg.tracker.model_copy(update={"reid_weights": res(cfg.tracker.reid_weights)}),
+            "storage": cfg.storage.model_copy(
+                update={"db": res(cfg.storage.db), "reid_cache_dir": res(cfg.storage.reid_cache_dir)}
+            ),
+        }
+    )
+
+
+def _is_relative_file(source: str) -> bool:
+    return not re.match(r"^[a-z]+://", source, re.I) and not source.isdigit() and not Path(source).is_absolute()
+
+
+def load_config(path: Path) -> EdgeConfig:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    return validate_config(data, str(path), path.resolve().parent)
+
+
+def parse_line_arg(spec: str) -> dict[str, Any]:
+    """``NAME=x1,y1,x2,y2`` (optionally ``,invert``) → a line mapping for ``LineConfig``."""
+    m = re.fullmatch(r"([A-Za-z0-9_.-]+)=([^=]+)", spec.strip())
+    if not m:
+        raise ValueError(f"--line {spec!r}: expected NAME=x1,y1,x2,y2, e.g. door=240,0,240,360")
+    parts = [p.strip() for p in m.group(2).split(",")]
+    invert = parts[-1].lower() == "invert"
+    if invert:
+        parts = parts[:-1]
+    try:
+        x1, y1, x2, y2 = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--line {spec!r}: expected four numbers x1,y1,x2,y2 after '='") from None
+    return {"name": m.group(1), "points": [[x1, y1], [x2, y2]], "invert": invert}

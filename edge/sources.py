@@ -1,0 +1,149 @@
+"""Camera sources: video files, RTSP/HTTP streams and USB cameras through OpenCV.
+
+A live source that drops is reopened with exponential backoff; a file source ends cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be opened at all (wrong path, unsupported format)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its 0-based index in the session, its timestamp (epoch seconds) and pixels."""
+
+    index: int
+    ts: float
+    image: np.ndarray
+
+
+def source_kind(uri: str) -> str:
+    """``file``, ``usb`` (a device index such as ``0`` or ``/dev/video0``) or ``stream``."""
+    if uri.isdigit() or uri.startswith("/dev/video"):
+        return "usb"
+    if uri.lower().startswith(LIVE_SCHEMES):
+        return "stream"
+    return "file"
+
+
+class VideoSource:
+    """Frames from one camera.
+
+    Args:
+        uri: file path, stream URL or USB device.
+        start_ts: epoch time of frame 0 of a file (files are timed by their frame rate from here);
+            live sources use the wall clock.
+        backoff_initial_s / backoff_max_s: reconnect delays of a live source double from the first
+            to the second.
+        read_timeout_s: a live source that yields no frame for this long is treated as dropped.
+        stop: set to end the iteration, e.g. on shutdown, also while waiting to reconnect.
+        on_reconnect: called after every successful reopen (for metrics).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        start_ts: float | None = None,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        stop: threading.Event | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+        opener: Callable[[str], cv2.VideoCapture] | None = None,
+    ) -> None:
+        self.uri = uri
+        self.kind = source_kind(uri)
+        self.start_ts = time.time() if start_ts is None else start_ts
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.stop = stop or threading.Event()
+        self.on_reconnect = on_reconnect
+        self._open = opener or _open_capture
+        self.reconnects = 0
+        self.fps = 0.0
+        self.frame_count = 0
+        if self.kind == "file" and not Path(uri).is_file():
+            raise SourceError(f"video file {uri} does not exist. Fix: check cameras[].source")
+
+    def frames(self, skip: int = 0) -> Iterator[Frame]:
+        """Yield frames; for a file, ``skip`` frames are decoded and dropped first (resume)."""
+        cap = self._open(self.uri)
+        if not cap.isOpened():
+            if self.kind == "file":
+                raise SourceError(f"cannot decode video file {self.uri}")
+            cap = self._reopen(cap)
+            if cap is None:
+                return
+        self.fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        if self.kind == "file":
+            self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = self.fps if 0 < self.fps < 240 else 25.0
+        index = 0
+        try:
+            while not self.stop.is_set():
+                if self.kind == "file" and index < skip:
+                    # grab() decodes without converting: frame-exact where seeking H.264 is not
+                    if not cap.grab():
+                        return
+                    index += 1
+                    continue
+                ok, image = cap.read()
+                if not ok or image is None:
+                    if self.kind == "file":
+                        return
+                    log.warning("source %s dropped after frame %d; reconnecting", self.uri, index)
+                    cap = self._reopen(cap)
+                    if cap is None:
+                        return
+                    continue
+                ts = self.start_ts + index / fps if self.kind == "file" else time.time()
+                yield Frame(index, ts, image)
+                index += 1
+        finally:
+            cap.release()
+
+    def _reopen(self, cap: cv2.VideoCapture) -> cv2.VideoCapture | None:
+        cap.release()
+        delay = self.backoff_initial_s
+        attempt = 0
+        while not self.stop.is_set():
+            attempt += 1
+            if self.stop.wait(delay):
+                return None
+            cap = self._open(self.uri)
+            if cap.isOpened():
+                self.reconnects += 1
+                log.info("source %s reconnected after %d attempt(s)", self.uri, attempt)
+                if self.on_reconnect:
+                    self.on_reconnect()
+                return cap
+            cap.release()
+            log.warning("source %s still unavailable (attempt %d); retrying in %.1fs", self.uri, attempt, delay)
+            delay = min(delay * 2, self.backoff_max_s)
+        return None
+
+
+def _open_capture(uri: str) -> cv2.VideoCapture:
+    if uri.isdigit():
+        return cv2.VideoCapture(int(uri))
+    if source_kind(uri) == "stream":
+        # bounded open/read timeouts, or a dead RTSP server blocks the worker forever
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+        return cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
+    return cv2.VideoCapture(uri)

@@ -1,0 +1,183 @@
+"""Crash-safe storage of crossings and resume points in SQLite (WAL).
+
+Every event is keyed by (camera, session, line, track_id, frame) and inserted with
+``INSERT OR IGNORE``: replaying frames after a crash re-derives the same events and adds none twice.
+A checkpoint (next frame, tracker state, counter state) is written in the same transaction as the
+events up to it, so a restart resumes from a state consistent with what is stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.types import CrossingEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session TEXT PRIMARY KEY,
+    camera TEXT NOT NULL,
+    source TEXT NOT NULL,
+    started_ts REAL NOT NULL,
+    next_frame INTEGER NOT NULL DEFAULT 0,
+    finished INTEGER NOT NULL DEFAULT 0,
+    tracker_state BLOB,
+    counter_state BLOB,
+    updated_ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    camera TEXT NOT NULL,
+    session TEXT NOT NULL,
+    line TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    frame INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    class TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out', 'uturn')),
+    first_direction TEXT,
+    model_version TEXT,
+    PRIMARY KEY (camera, session, line, track_id, frame)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, camera, line);
+"""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A counting session of one camera on one source; files resume from ``next_frame``."""
+
+    session: str
+    camera: str
+    source: str
+    started_ts: float
+    next_frame: int
+    finished: bool
+    tracker_state: bytes | None
+    counter_state: bytes | None
+
+
+class CountStore:
+    """SQLite store shared by every camera process of a device (WAL lets them write concurrently)."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed crossing survives power loss too, not only a killed process. Commits are
+        # rare (a frame with a crossing, a checkpoint every few seconds), so the fsyncs are cheap.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CountStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def open_session(self, session: str, camera: str, source: str, started_ts: float) -> Session:
+        """Return the stored session (to resume) or create it."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sessions (session, camera, source, started_ts, updated_ts) VALUES (?,?,?,?,?)",
+                (session, camera, source, started_ts, time.time()),
+            )
+            row = db.execute(
+                "SELECT session, camera, source, started_ts, next_frame, finished, tracker_state, counter_state "
+                "FROM sessions WHERE session = ?",
+                (session,),
+            ).fetchone()
+        return Session(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+    def restart_session(self, session: str) -> None:
+        """Start a finished session over from frame 0 (its events stay and deduplicate the replay)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE sessions SET next_frame = 0, finished = 0, tracker_state = NULL, counter_state = NULL, "
+                "updated_ts = ? WHERE session = ?",
+                (time.time(), session),
+            )
+
+    def commit(
+        self,
+        session: str,
+        events: Iterable[CrossingEvent],
+        *,
+        model_version: str | None = None,
+        checkpoint: tuple[int, bytes | None, bytes | None] | None = None,
+        finished: bool = False,
+    ) -> int:
+        """Store events (ignoring ones already stored) and optionally a checkpoint; return new rows."""
+        rows = [
+            (e.camera, session, e.line, e.track_id, e.frame, e.ts, e.class_name, e.direction.value,
+             e.first_direction.value if e.first_direction else None, model_version)
+            for e in events
+        ]
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            added = db.total_changes - before
+            if checkpoint is not None:
+                next_frame, tracker_state, counter_state = checkpoint
+                db.execute(
+                    "UPDATE sessions SET next_frame = ?, tracker_state = ?, counter_state = ?, finished = ?, "
+                    "updated_ts = ? WHERE session = ?",
+                    (next_frame, tracker_state, counter_state, int(finished), time.time(), session),
+                )
+        return added
+
+    def session_counts(self, session: str) -> dict[str, dict[str, dict[str, int]]]:
+        """``counts[line][direction][class]`` of one session."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for line, direction, cls, n in self._db.execute(
+            "SELECT line, direction, class, COUNT(*) FROM events WHERE session = ? GROUP BY 1, 2, 3", (session,)
+        ):
+            out.setdefault(line, {}).setdefault(direction, {})[cls] = n
+        return out
+
+    def events(self, session: str | None = None) -> list[tuple]:
+        sql = "SELECT camera, session, line, track_id, frame, ts, class, direction FROM events"
+        args: tuple = ()
+        if session:
+            sql += " WHERE session = ?"
+            args = (session,)
+        return self._db.execute(sql + " ORDER BY ts, camera, line, track_id", args).fetchall()
+
+    def interval_counts(
+        self,
+        since: float,
+        until: float,
+        interval_s: int,
+        cameras: list[str] | None = None,
+        lines: list[str] | None = None,
+    ) -> list[tuple[float, str, str, str, str, int]]:
+        """Rows (interval start, camera, line, class, direction, count) for ``since <= ts < until``."""
+        sql = (
+            "SELECT CAST(ts / :i AS INTEGER) * :i AS bucket, camera, line, class, direction, COUNT(*) "
+            "FROM events WHERE ts >= :since AND ts < :until"
+        )
+        params: dict[str, object] = {"i": interval_s, "since": since, "until": until}
+        for key, values in (("camera", cameras), ("line", lines)):
+            if values:
+                marks = ",".join(f":{key}{k}" for k in range(len(values)))
+                sql += f" AND {key} IN ({marks})"
+                params.update({f"{key}{k}": v for k, v in enumerate(values)})
+        sql += " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        return [tuple(r) for r in self._db.execute(sql, params)]

@@ -1,0 +1,34 @@
+"""The ``footfall`` command: one subcommand group per part of the system."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from edge.cli import edge
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="footfall")
+def cli(verbose: int) -> None:
+    """Retail people counting on existing CCTV cameras."""
+    level = logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    # boxmot and ultralytics log every construction at INFO; keep the device log readable
+    for noisy in ("boxmot", "ultralytics", "yolov5"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+cli.add_command(edge)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""labeling: see README.md; not built yet (issues #4–#7)."""

@@ -1,0 +1,1 @@
+"""retrain: see README.md; not built yet (issues #4–#7)."""

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up footfall on a fresh machine: the edge virtual environment (.venv) and the default models.
+# Idempotent: a second run only checks. Needs Python 3.11 and the package registries; model weights
+# come from $FOOTFALL_DATA (default ../shared/data), never from the internet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+DATA=${FOOTFALL_DATA:-../shared/data}
+VENV=.venv
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+stamp="$VENV/.footfall-installed"
+want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  # torch first, pinned: with no torch installed pip would otherwise pick a newer CUDA build.
+  "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
+  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,dev]"
+  # yolov5 only for its model code (reading original .pt checkpoints, ONNX export). Its declared
+  # dependencies pin huggingface-hub<0.25, which boxmot 25 cannot run with, hence --no-deps.
+  "$VENV/bin/pip" install -q --no-deps yolov5==7.0.14
+  echo "$want" > "$stamp"
+fi
+
+mkdir -p models
+if [ ! -f models/yolov5n.onnx ]; then
+  if [ ! -f "$DATA/weights/yolov5n.pt" ]; then
+    echo "setup: $DATA/weights/yolov5n.pt not found; set FOOTFALL_DATA or export a model with 'footfall edge export-onnx'" >&2
+    exit 1
+  fi
+  "$VENV/bin/footfall" edge export-onnx --weights "$DATA/weights/yolov5n.pt" --out models/yolov5n.onnx
+fi
+if [ ! -f models/osnet_x0_25_msmt17.onnx ] && [ -f "$DATA/reid/osnet_x0_25_msmt17.pt" ]; then
+  "$VENV/bin/footfall" edge export-reid --weights "$DATA/reid/osnet_x0_25_msmt17.pt" --out models/osnet_x0_25_msmt17.onnx
+fi
+echo "setup: ok ($VENV, models/)"
