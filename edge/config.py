@@ -234,7 +234,7 @@ def validate_config(data: Any, source: str = "<config>", base_dir: Path | None =
 
 def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
     def res(p: Path | None) -> Path | None:
-        return None if p is None or p.is_absolute() else base / p
+        return p if p is None or p.is_absolute() else base / p
 
     cameras = [
         c.model_copy(update={"source": str(base / c.source)})

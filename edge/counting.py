@@ -173,6 +173,9 @@ class CrossingCounter:
         if not crossed:
             return
         direction = Direction.IN if side > 0 else Direction.OUT
+        if ls.pending is not None and ts - ls.pending.ts > self.uturn_window_s:
+            events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
+            ls.pending = None
         if ls.pending is not None and ls.pending.direction is not direction:
             first = ls.pending
             ls.pending = None

@@ -79,6 +79,7 @@ class Line:
         denom = rx * py - ry * px
         if denom == 0:
             return False
-        # Parameter along the counting segment where the path meets it.
+        # t: where along the counting segment the two meet; u: where along the path.
         t = ((a.x - sx) * py - (a.y - sy) * px) / denom
-        return 0.0 <= t <= 1.0
+        u = ((a.x - sx) * ry - (a.y - sy) * rx) / denom
+        return 0.0 <= t <= 1.0 and 0.0 <= u <= 1.0

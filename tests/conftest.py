@@ -1,0 +1,66 @@
+"""Shared fixtures: real data from ../shared/data and real models exported from it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FOOTFALL_DATA", ROOT.parent / "shared" / "data")).resolve()
+VTEST = DATA / "videos" / "vtest.avi"
+PETS_GT = DATA / "mot" / "PETS09-S2L1" / "gt" / "gt.txt"
+YOLOV5N_PT = DATA / "weights" / "yolov5n.pt"
+OSNET_PT = DATA / "reid" / "osnet_x0_25_msmt17.pt"
+
+
+def footfall_cmd(*args: str) -> list[str]:
+    """The installed CLI of this virtual environment."""
+    return [sys.executable, "-m", "footfall.cli", *args]
+
+
+@pytest.fixture(scope="session")
+def yolov5n_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """models/yolov5n.onnx from scripts/setup.sh, or exported here from the shared checkpoint."""
+    made = ROOT / "models" / "yolov5n.onnx"
+    if made.is_file():
+        return made
+    out = tmp_path_factory.mktemp("models") / "yolov5n.onnx"
+    subprocess.run(footfall_cmd("edge", "export-onnx", "--weights", str(YOLOV5N_PT), "--out", str(out)), check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def osnet_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    made = ROOT / "models" / "osnet_x0_25_msmt17.onnx"
+    if made.is_file():
+        return made
+    out = tmp_path_factory.mktemp("models") / "osnet_x0_25_msmt17.onnx"
+    subprocess.run(footfall_cmd("edge", "export-reid", "--weights", str(OSNET_PT), "--out", str(out)), check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 300 frames of vtest.avi (real video, re-encoded losslessly enough as MJPG)."""
+    import cv2
+
+    out = tmp_path_factory.mktemp("clips") / "vtest300.avi"
+    cap = cv2.VideoCapture(str(VTEST))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    for _ in range(300):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        writer.write(frame)
+    assert writer is not None
+    writer.release()
+    cap.release()
+    return out

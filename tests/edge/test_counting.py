@@ -1,0 +1,130 @@
+"""Counting geometry, hysteresis, U-turns, class votes and bounded state, table-driven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.counting import CrossingCounter
+from edge.geometry import Line, Point
+from edge.types import Direction
+from tests.helpers import detections, person_box, tracks
+
+VERTICAL = Line(Point(100, 0), Point(100, 360))  # drawn top → bottom: "in" is left → right
+
+
+def run_track(xs: list[float], *, ts: list[float] | None = None, y: float = 200, line: Line = VERTICAL,
+              hysteresis: float = 0.0, window: float = 0.0) -> dict[str, int]:
+    counter = CrossingCounter("cam", {"door": line}, ["person"], hysteresis_px=hysteresis,
+                              uturn_window_s=window, forget_after_s=max(10.0, window + 1))
+    events = []
+    for i, x in enumerate(xs):
+        t = ts[i] if ts else float(i)
+        events += counter.update(tracks((7, x, y)), t, i)
+    events += counter.flush()
+    out = {d.value: 0 for d in Direction}
+    for e in events:
+        out[e.direction.value] += 1
+    # the read-only counts agree with the events
+    assert {d: sum(v.values()) for d, v in counter.counts["door"].items()} == out
+    return out
+
+
+@pytest.mark.parametrize(
+    ("xs", "kwargs", "expected"),
+    [
+        ([90, 95, 105, 110], {}, {"in": 1, "out": 0, "uturn": 0}),
+        ([110, 105, 95], {}, {"in": 0, "out": 1, "uturn": 0}),
+        ([90, 95, 98], {}, {"in": 0, "out": 0, "uturn": 0}),  # never reaches the line
+        # feet jittering on the line: hysteresis suppresses the flicker, counts the walk once
+        ([90, 99, 101, 99, 101, 110], {"hysteresis": 3}, {"in": 1, "out": 0, "uturn": 0}),
+        ([90, 99, 101, 99, 101, 110], {"hysteresis": 0}, {"in": 2, "out": 1, "uturn": 0}),
+        # U-turn within the window is one U-turn, not in + out
+        ([90, 110, 90], {"window": 2}, {"in": 0, "out": 0, "uturn": 1}),
+        # window 0: every crossing counts
+        ([90, 110, 90], {"window": 0}, {"in": 1, "out": 1, "uturn": 0}),
+        # appearing on the line (inside the band) and walking in is not a crossing
+        ([100, 104, 110], {"hysteresis": 3}, {"in": 0, "out": 0, "uturn": 0}),
+        # U-turn, then a real crossing: the last one is held for the window and flushed at the end
+        ([90, 110, 90, 110], {"window": 2}, {"in": 1, "out": 0, "uturn": 1}),
+    ],
+)
+def test_crossings(xs: list[float], kwargs: dict, expected: dict[str, int]) -> None:
+    assert run_track(xs, **kwargs) == expected
+
+
+def test_reversal_after_the_window_is_in_plus_out() -> None:
+    assert run_track([90, 110, 90], ts=[0, 1, 5], window=2) == {"in": 1, "out": 1, "uturn": 0}
+
+
+def test_crossing_outside_the_segment_is_not_counted() -> None:
+    short = Line(Point(100, 0), Point(100, 50))
+    assert run_track([90, 110], y=200, line=short) == {"in": 0, "out": 0, "uturn": 0}
+    assert run_track([90, 110], y=40, line=short) == {"in": 1, "out": 0, "uturn": 0}
+
+
+def test_uturn_event_keeps_first_direction_and_crossing_frame() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=2, forget_after_s=10)
+    events = []
+    for i, x in enumerate([90, 90, 110, 90]):
+        events += counter.update(tracks((1, x, 200)), float(i), i)
+    assert len(events) == 1
+    (e,) = events
+    assert (e.direction, e.first_direction, e.frame, e.ts) == (Direction.UTURN, Direction.IN, 2, 2.0)
+
+
+def test_pending_crossing_is_reported_when_the_window_passes() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=2, forget_after_s=10)
+    assert counter.update(tracks((1, 90, 200)), 0.0, 0) == []
+    assert counter.update(tracks((1, 110, 200)), 1.0, 1) == []  # held for the window
+    assert counter.update(tracks(), 2.5, 2) == []
+    (e,) = counter.update(tracks(), 3.0, 3)  # even with the track gone from view
+    assert (e.direction, e.frame) == (Direction.IN, 1)
+
+
+def test_each_track_gets_one_class_by_weighted_vote() -> None:
+    classes = ["child", "female_adult", "male_adult"]
+    counter = CrossingCounter("cam", {"door": VERTICAL}, classes, uturn_window_s=0)
+    female, male = [0.05, 0.9, 0.05], [0.05, 0.3, 0.65]
+    # four frames look female, the crossing frame itself looks male: the person stays female
+    for i, (x, probs, cls) in enumerate([(80, female, 1), (85, female, 1), (90, female, 1), (95, female, 1),
+                                         (110, male, 2)]):
+        dets = detections([person_box(x, 200)], [cls], [probs])
+        t = tracks((3, x, 200), cls=cls)
+        events = counter.update(t, float(i), i, dets)
+    assert [(e.class_name, e.direction) for e in events] == [("female_adult", Direction.IN)]
+
+
+def test_two_people_are_counted_separately() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0)
+    events = []
+    for i, (xa, xb) in enumerate([(90, 120), (110, 80)]):
+        events += counter.update(tracks((1, xa, 200), (2, xb, 220)), float(i), i)
+    assert sorted((e.track_id, e.direction.value) for e in events) == [(1, "in"), (2, "out")]
+
+
+def test_state_is_bounded_by_forget_after() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=1, forget_after_s=5)
+    for i in range(2000):  # 2000 different people, each seen once, one per second
+        counter.update(tracks((i, 50, 200)), float(i), i)
+    assert counter.tracked <= 7
+    assert len(counter.voter) <= 7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"uturn_window_s": 5, "forget_after_s": 5}, "forget_after_s"),
+        ({"hysteresis_px": -1}, ">= 0"),
+    ],
+)
+def test_bad_parameters(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CrossingCounter("cam", {"door": VERTICAL}, ["person"], **kwargs)
+
+
+def test_counts_are_read_only() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"])
+    with pytest.raises(TypeError):
+        counter.counts["door"]["in"] = {}  # type: ignore[index]
+    assert np.all([v == {} for v in counter.counts["door"].values()])

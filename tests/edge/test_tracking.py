@@ -1,0 +1,66 @@
+"""The tracker registry, each entry run on real detections, and state hand-over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import ModelConfig
+from edge.detectors import create_detector
+from edge.tracking import NEEDS_REID, TRACKERS, create_tracker
+from tests.conftest import VTEST
+
+
+@pytest.fixture(scope="module")
+def clip(yolov5n_onnx: Path) -> list[tuple[np.ndarray, object]]:
+    det = create_detector(ModelConfig(path=yolov5n_onnx, input_size=480))
+    cap = cv2.VideoCapture(str(VTEST))
+    frames = []
+    for _ in range(24):
+        ok, frame = cap.read()
+        assert ok
+        frames.append((frame, det.detect(frame)))
+    return frames
+
+
+@pytest.mark.parametrize("name", sorted(TRACKERS))
+def test_every_tracker_tracks_people(name: str, clip: list, osnet_onnx: Path) -> None:
+    tracker = create_tracker(name, reid_weights=osnet_onnx if name in NEEDS_REID else None)
+    out = [tracker.update(dets, frame) for frame, dets in clip]
+    ids = {int(i) for t in out[-10:] for i in t.track_id}
+    assert len(out[-1]) >= 3, "PETS frame 24 shows at least three people"
+    assert len(ids) <= 12
+    # identities persist: most ids of the last frame were already there five frames earlier
+    assert len(set(out[-1].track_id.tolist()) & set(out[-6].track_id.tolist())) >= 2
+
+
+@pytest.mark.parametrize("name", sorted(TRACKERS))
+def test_state_hand_over_continues_identically(name: str, clip: list, osnet_onnx: Path) -> None:
+    reid = osnet_onnx if name in NEEDS_REID else None
+    a = create_tracker(name, {"reid_refresh_frames": 3} if reid else None, reid_weights=reid)
+    for frame, dets in clip[:12]:
+        a.update(dets, frame)
+    b = create_tracker(name, {"reid_refresh_frames": 3} if reid else None, reid_weights=reid)
+    b.set_state(a.get_state())
+    for frame, dets in clip[12:]:
+        ta, tb = a.update(dets, frame), b.update(dets, frame)
+        np.testing.assert_array_equal(ta.track_id, tb.track_id)
+        np.testing.assert_allclose(ta.xyxy, tb.xyxy)
+
+
+def test_unknown_tracker_lists_the_available_ones() -> None:
+    with pytest.raises(ValueError, match="Unknown tracker 'sort'. Available: bytetrack, ocsort, strongsort"):
+        create_tracker("sort")
+
+
+def test_unknown_param_is_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown keys \['max_agee'\]"):
+        create_tracker("bytetrack", {"max_agee": 3})
+
+
+def test_strongsort_without_reid_weights_says_so() -> None:
+    with pytest.raises(ValueError, match="reid_weights"):
+        create_tracker("strongsort")
