@@ -42,10 +42,11 @@ NAIVE_REFERENCE = {"mota": 0.742, "idf1": 0.664, "id_switches": 61}
 
 def run(
     model: Path, tracker: str, input_size: int, params: dict, reid: Path | None, max_frames: int | None = None,
-    uturn_window_s: float = 0.0, hysteresis_px: float = 0.0, conf: float = 0.25,
+    uturn_window_s: float = 0.0, hysteresis_px: float = 0.0, conf: float = 0.25, stitch: int = 0,
 ) -> dict:
     detector = OnnxDetector(model, ["person"], input_size=input_size, threads=1, conf_threshold=conf)
-    trk = create_tracker(tracker, params, reid_weights=reid, reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid")
+    trk = create_tracker(tracker, params, reid_weights=reid, reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
+                         stitch_max_gap_frames=stitch)
     counter = CrossingCounter("pets", PETS_LINES, list(detector.class_names),
                               uturn_window_s=uturn_window_s, hysteresis_px=hysteresis_px)
     rows: list[list[float]] = []
@@ -74,7 +75,7 @@ def run(
     return {
         "tracker": tracker, "input_size": input_size, "params": params, "frames": result.frames,
         "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
-        "conf": conf, "hysteresis_px": hysteresis_px, "uturn_window_s": uturn_window_s,
+        "conf": conf, "stitch": stitch, "hysteresis_px": hysteresis_px, "uturn_window_s": uturn_window_s,
         "mota": round(scores.mota, 3), "idf1": round(scores.idf1, 3), "id_switches": scores.id_switches,
         "track_ids": scores.num_ids, "naive_reference": NAIVE_REFERENCE, "lines": lines,
     }
@@ -90,6 +91,7 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int)
     ap.add_argument("--conf", type=float, default=0.25, help="detector confidence threshold")
     ap.add_argument("--hysteresis", type=float, default=0.0)
+    ap.add_argument("--stitch", type=int, default=0, help="tracklet stitching max gap, frames (0 = off)")
     ap.add_argument("--uturn-window", type=float, default=0.0)
     args = ap.parse_args()
     import yaml
@@ -97,7 +99,7 @@ def main() -> None:
     params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in args.param)}
     reid = args.reid if args.tracker == "strongsort" else None
     print(json.dumps(run(args.model, args.tracker, args.input_size, params, reid, args.max_frames,
-                          args.uturn_window, args.hysteresis, args.conf), indent=1))
+                          args.uturn_window, args.hysteresis, args.conf, args.stitch), indent=1))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,11 @@ class TrackerConfig(_Section):
     reid_weights: Path | None = Field(None, description="OSNet ReID weights (.pt or .onnx), local path.")
     params: dict[str, Any] = Field(default_factory=dict, description="Overrides of the tracker's YAML defaults.")
     threads: int = Field(1, ge=1, le=64, description="Threads for the ReID network.")
+    stitch_max_gap_frames: int = Field(
+        50, ge=0, le=10_000,
+        description="Re-link a track lost for at most this many frames to a new one that appears where it "
+        "was heading (occlusions). 0 = off.",
+    )
 
     @model_validator(mode="after")
     def _known(self) -> TrackerConfig:

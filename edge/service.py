@@ -47,7 +47,7 @@ def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> d
     tracker = create_tracker(
         cfg.tracker.resolved_name(), cfg.tracker.params, reid_weights=cfg.tracker.reid_weights,
         reid_cache_dir=cfg.storage.reid_cache_dir or cfg.storage.db.parent / "reid-cache",
-        threads=cfg.tracker.threads,
+        threads=cfg.tracker.threads, stitch_max_gap_frames=cfg.tracker.stitch_max_gap_frames,
     )
     counter = CrossingCounter(
         cam.name, {line.name: line.to_line() for line in cam.lines}, list(detector.class_names),

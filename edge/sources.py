@@ -47,8 +47,8 @@ class VideoSource:
 
     Args:
         uri: file path, stream URL or USB device.
-        start_ts: epoch time of frame 0 of a file (files are timed by their frame rate from here);
-            live sources use the wall clock.
+        start_ts: epoch time of frame 0 of a file (files are timed by their frame rate from here;
+            default: the file's modification time minus its duration); live sources use the wall clock.
         backoff_initial_s / backoff_max_s: reconnect delays of a live source double from the first
             to the second.
         read_timeout_s: a live source that yields no frame for this long is treated as dropped.
@@ -69,7 +69,6 @@ class VideoSource:
     ) -> None:
         self.uri = uri
         self.kind = source_kind(uri)
-        self.start_ts = time.time() if start_ts is None else start_ts
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stop = stop or threading.Event()
@@ -80,6 +79,17 @@ class VideoSource:
         self.frame_count = 0
         if self.kind == "file" and not Path(uri).is_file():
             raise SourceError(f"video file {uri} does not exist. Fix: check cameras[].source")
+        self.start_ts = self._default_start() if start_ts is None else start_ts
+
+    def _default_start(self) -> float:
+        """A recording ends when its file was last written: frame 0 is its duration before that."""
+        if self.kind != "file":
+            return time.time()
+        cap = cv2.VideoCapture(self.uri)
+        fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        cap.release()
+        duration = count / fps if fps and 0 < fps < 240 and count > 0 else 0.0
+        return Path(self.uri).stat().st_mtime - duration
 
     def frames(self, skip: int = 0) -> Iterator[Frame]:
         """Yield frames; for a file, ``skip`` frames are decoded and dropped first (resume)."""

@@ -59,6 +59,7 @@ def create_tracker(
     reid_weights: Path | None = None,
     reid_cache_dir: Path | None = None,
     threads: int = 1,
+    stitch_max_gap_frames: int = 0,
 ) -> Tracker:
     """Build tracker ``name`` with its packaged defaults overridden by ``params``."""
     merged = tracker_defaults(name)
@@ -72,7 +73,12 @@ def create_tracker(
         raise ValueError(f"tracker {name!r} needs tracker.reid_weights (a local OSNet .pt or .onnx file)")
     from edge.tracking.boxmot_backend import BoxmotTracker
 
-    return BoxmotTracker(
+    tracker: Tracker = BoxmotTracker(
         name, merged, reid_weights=reid_weights if name in NEEDS_REID else None,
         reid_cache_dir=reid_cache_dir, threads=threads,
     )
+    if stitch_max_gap_frames > 0:
+        from edge.tracking.stitching import StitchedTracker, TrackletStitcher
+
+        tracker = StitchedTracker(tracker, TrackletStitcher(max_gap_frames=stitch_max_gap_frames))
+    return tracker

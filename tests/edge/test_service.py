@@ -1,0 +1,95 @@
+"""The multi-camera service: isolation, watchdog, reconnects, /metrics and /health — real processes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from edge.config import validate_config
+from edge.service import EdgeService, RunOptions
+from tests.conftest import VTEST
+from tests.mjpeg_server import MjpegCamera
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _cfg(tmp: Path, cameras: list[dict], model: Path, port: int) -> object:
+    return validate_config({
+        "cameras": cameras,
+        "model": {"path": str(model), "input_size": 320},
+        "tracker": {"name": "bytetrack"},
+        "storage": {"db": str(tmp / "c.db")},
+        "metrics": {"port": port},
+        "watchdog": {"backoff_initial_s": 0.2, "backoff_max_s": 0.5, "max_restarts": 2,
+                     "reconnect_initial_s": 0.2, "reconnect_max_s": 0.5},
+    })
+
+
+LINE = [{"name": "x240", "points": [[240, 0], [240, 360]]}]
+
+
+def test_cameras_are_isolated_and_streams_reconnect(tmp_path: Path, short_clip: Path, yolov5n_onnx: Path) -> None:
+    port = free_port()
+    with MjpegCamera(VTEST, fps=15, drop_after=40) as cam:
+        cam.down()  # the stream camera starts unreachable
+        cfg = _cfg(tmp_path, [
+            {"name": "file", "source": str(short_clip), "lines": LINE},
+            {"name": "live", "source": cam.url, "lines": LINE},
+            {"name": "broken", "source": str(tmp_path / "missing.avi"), "lines": LINE},
+        ], yolov5n_onnx, port)
+        service = EdgeService(cfg, RunOptions(progress=False))
+        results: dict = {}
+        runner = threading.Thread(target=lambda: results.update(service.run()))
+        runner.start()
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and not (service._workers["file"].done):
+                time.sleep(0.5)
+            assert service._workers["file"].done, "the file camera finished while the others failed"
+            assert service._workers["broken"].gave_up, "the broken camera was given up after its restarts"
+            assert service._workers["broken"].total_restarts == 2
+            status, body = _get(f"http://127.0.0.1:{port}/health")
+            assert status == 503 and json.loads(body)["status"] == "degraded"
+            cam.up()
+            while time.monotonic() < deadline:
+                snap = service.snapshot()["live"][0]
+                if snap.frames >= 60 and snap.reconnects >= 2:
+                    break
+                time.sleep(0.5)
+            snap = service.snapshot()["live"][0]
+            assert snap.frames >= 60 and snap.reconnects >= 2
+            status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
+            assert status == 200
+            assert 'footfall_frames_total{camera="file"} 300.0' in metrics
+            assert 'footfall_reconnects_total{camera="live"}' in metrics
+            assert 'footfall_worker_restarts_total{camera="broken"} 2.0' in metrics
+            assert 'footfall_crossings_total{camera="file",class="person",direction="in",line="x240"}' in metrics
+            health = json.loads(_get(f"http://127.0.0.1:{port}/health")[1])
+            assert health["cameras"]["live"]["alive"] is True
+            assert health["model_version"]
+        finally:
+            service.stop()
+            runner.join(60)
+    assert not runner.is_alive()
+    assert results["file"] is not None and results["file"].finished and results["file"].frames == 300
+    assert results["broken"] is None
