@@ -8,6 +8,7 @@ import sys
 import click
 
 from edge.cli import edge
+from registry.cli import registry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +25,7 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(edge)
+cli.add_command(registry)
 
 
 def main() -> None:

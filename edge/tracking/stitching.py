@@ -52,6 +52,7 @@ class TrackletStitcher:
         self._by_tracker_id: dict[int, _Tracklet] = {}
         self._lost: dict[int, _Tracklet] = {}  # pid → lost tracklet
         self._owner: dict[int, int] = {}  # pid → tracker id currently carrying it
+        self._last_seen: dict[int, int] = {}  # tracker id → frame
         self._next_pid = 1
         self._frame = 0
         self.stitches = 0
@@ -70,12 +71,17 @@ class TrackletStitcher:
             if tid not in seen and tl.lost_since is None and self._owner.get(tl.pid) == tid:
                 tl.lost_since = tl.history[-1][0]
                 self._lost[tl.pid] = tl
-        for tid in [t for t, tl in self._by_tracker_id.items()
-                    if t not in seen and frame - tl.history[-1][0] > self.max_gap_frames]:
+        for tid in [t for t in self._by_tracker_id
+                    if t not in seen and frame - self._last_seen[t] > self.max_gap_frames]:
+            del self._last_seen[tid]
             tl = self._by_tracker_id.pop(tid)
             self._lost.pop(tl.pid, None)
             if self._owner.get(tl.pid) == tid:
                 del self._owner[tl.pid]
+        for tid in seen:  # the tracker re-found a track it had lost: its identity is not up for grabs
+            tl = self._by_tracker_id.get(tid)
+            if tl is not None and self._owner.get(tl.pid) == tid:
+                self._lost.pop(tl.pid, None)
         new = [i for i, tid in enumerate(tids) if tid not in self._by_tracker_id]
         candidates = []
         for i in new:
@@ -110,6 +116,7 @@ class TrackletStitcher:
             tl.lost_since = None
             tl.history.append((frame, float(feet_x[i]), float(feet_y[i]), float(heights[i])))
             out_ids[i] = tl.pid
+            self._last_seen[tid] = frame
         return Tracks(tracks.xyxy, out_ids, tracks.confidence, tracks.class_id, tracks.det_index)
 
 

@@ -1,0 +1,137 @@
+"""End-to-end frame rate of the edge pipeline on vtest.avi, against two baselines measured in the same run.
+
+  (a) detector only: the same ONNX model at the same input size, nothing else;
+  (b) the naive loop: the yolov5 package's ``yolov5.load`` + boxmot's StrongSORT (torch OSNet ReID,
+      its default settings) called per frame — the reference of shared/data/README.md.
+
+Usage: python bench/edge_fps.py [--frames 300] [--input-size 480] [--tracker strongsort] [--capture]
+Prints absolute ms/frame for each and the ratios; writes JSON with --json FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+VIDEO = DATA / "videos" / "vtest.avi"
+
+
+def read_frames(n: int) -> list:
+    cap = cv2.VideoCapture(str(VIDEO))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    return frames
+
+
+def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
+    from edge.detectors.onnx import OnnxDetector
+
+    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=1)
+    for f in frames[:5]:
+        det.detect(f)
+    t0 = time.perf_counter()
+    for f in frames:
+        det.detect(f)
+    return (time.perf_counter() - t0) / len(frames)
+
+
+def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, frames: int) -> tuple[float, dict]:
+    from edge.counting import CrossingCounter
+    from edge.detectors.onnx import OnnxDetector
+    from edge.geometry import Line, Point
+    from edge.pipeline import run_camera
+    from edge.sources import VideoSource
+    from edge.store import CountStore
+    from edge.tracking import create_tracker
+
+    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=1)
+    trk = create_tracker(tracker, {"reid_refresh_frames": 5} if tracker == "strongsort" else None,
+                         reid_weights=reid if tracker == "strongsort" else None,
+                         reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid", stitch_max_gap_frames=50)
+    lines = {"x240": Line(Point(240, 0), Point(240, 360)), "y200": Line(Point(0, 200), Point(480, 200))}
+    counter = CrossingCounter("bench", lines, ["person"])
+    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
+        r = run_camera(camera="bench", source=VideoSource(str(VIDEO), start_ts=0.0), detector=det, tracker=trk,
+                       counter=counter, store=store, session="bench", max_frames=frames)
+    return r.seconds / r.frames, {"reid_crops_per_frame": round(getattr(trk, "crops_encoded", 0) / r.frames, 2)}
+
+
+def naive_loop(weights: Path, reid: Path, frames: list) -> float:
+    import huggingface_hub.errors as hf_errors
+
+    # yolov5 7.0.14 imports a module huggingface-hub removed in 0.25; boxmot needs a newer hub. The
+    # alias below only lets the reference loop run beside boxmot in this benchmark.
+    shim = types.ModuleType("huggingface_hub.utils._errors")
+    shim.RepositoryNotFoundError = hf_errors.RepositoryNotFoundError  # type: ignore[attr-defined]
+    sys.modules["huggingface_hub.utils._errors"] = shim
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(tempfile.gettempdir(), "footfall-ultralytics"))
+    import torch
+    import yolov5
+    from boxmot import StrongSort
+
+    torch.set_num_threads(2)
+    model = yolov5.load(str(weights), device="cpu")
+    model.classes = [0]
+    tracker = StrongSort(reid_weights=reid, device="cpu", half=False)
+    for f in frames[:5]:
+        model(f[..., ::-1])
+    t0 = time.perf_counter()
+    for f in frames:
+        pred = model(f[..., ::-1]).pred[0].cpu().numpy()
+        tracker.update(pred, f)
+    return (time.perf_counter() - t0) / len(frames)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--input-size", type=int, default=480)
+    ap.add_argument("--conf", type=float, default=0.4)
+    ap.add_argument("--tracker", default="strongsort")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "yolov5n.onnx")
+    ap.add_argument("--reid", type=Path, default=DATA / "reid" / "osnet_x0_25_msmt17.pt")
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    frames = read_frames(args.frames)
+    det_s = detector_only(args.model, args.input_size, args.conf, frames)
+    e2e_s, extra = end_to_end(args.model, args.input_size, args.conf, args.tracker, args.reid, len(frames))
+    naive_s = None if args.skip_naive else naive_loop(DATA / "weights" / "yolov5n.pt", args.reid, frames)
+    out = {
+        "frames": len(frames), "input_size": args.input_size, "tracker": args.tracker,
+        "detector_only_ms": round(det_s * 1000, 1), "end_to_end_ms": round(e2e_s * 1000, 1),
+        "naive_ms": None if naive_s is None else round(naive_s * 1000, 1),
+        "end_to_end_fps": round(1 / e2e_s, 2),
+        "overhead_vs_detector_pct": round(100 * (e2e_s - det_s) / det_s, 1),
+        "speedup_vs_naive": None if naive_s is None else round(naive_s / e2e_s, 2),
+        **extra,
+    }
+    print(f"detector only : {out['detector_only_ms']:7.1f} ms/frame")
+    print(f"end to end    : {out['end_to_end_ms']:7.1f} ms/frame ({out['end_to_end_fps']} fps), "
+          f"+{out['overhead_vs_detector_pct']}% over the detector alone")
+    if naive_s is not None:
+        print(f"naive loop    : {out['naive_ms']:7.1f} ms/frame → end to end is {out['speedup_vs_naive']}x faster")
+    print(json.dumps(out))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry.core import Registry
+from registry.storage import open_storage
+from tests.s3_server import create_bucket, s3_server, set_s3_env
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as url:
+        old = set_s3_env(url)
+        create_bucket(url, "footfall-models")
+        try:
+            yield url
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture(params=["file", "s3"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "file":
+        return f"file://{tmp_path / 'registry'}"
+    request.getfixturevalue("s3_endpoint")
+    return f"s3://footfall-models/{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def reg(registry_url: str) -> Registry:
+    return Registry(open_storage(registry_url))
+
+
+@pytest.fixture
+def artefacts(tmp_path: Path) -> dict[str, Path]:
+    a = tmp_path / "model.onnx"
+    a.write_bytes(os.urandom(50_000))
+    b = tmp_path / "model.pt"
+    b.write_bytes(os.urandom(20_000))
+    return {"model.onnx": a, "model.pt": b}
