@@ -60,14 +60,26 @@ def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, fr
     from edge.tracking import create_tracker
 
     det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=1)
-    trk = create_tracker(tracker, {"reid_refresh_frames": 5} if tracker == "strongsort" else None,
-                         reid_weights=reid if tracker == "strongsort" else None,
-                         reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid", stitch_max_gap_frames=50)
+    trk = create_tracker(
+        tracker,
+        {"reid_refresh_frames": 5} if tracker == "strongsort" else None,
+        reid_weights=reid if tracker == "strongsort" else None,
+        reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
+        stitch_max_gap_frames=50,
+    )
     lines = {"x240": Line(Point(240, 0), Point(240, 360)), "y200": Line(Point(0, 200), Point(480, 200))}
     counter = CrossingCounter("bench", lines, ["person"])
     with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
-        r = run_camera(camera="bench", source=VideoSource(str(VIDEO), start_ts=0.0), detector=det, tracker=trk,
-                       counter=counter, store=store, session="bench", max_frames=frames)
+        r = run_camera(
+            camera="bench",
+            source=VideoSource(str(VIDEO), start_ts=0.0),
+            detector=det,
+            tracker=trk,
+            counter=counter,
+            store=store,
+            session="bench",
+            max_frames=frames,
+        )
     return r.seconds / r.frames, {"reid_crops_per_frame": round(getattr(trk, "crops_encoded", 0) / r.frames, 2)}
 
 
@@ -115,8 +127,11 @@ def main() -> None:
     e2e_s, extra = end_to_end(args.model, args.input_size, args.conf, args.tracker, args.reid, len(frames))
     naive_s = None if args.skip_naive else naive_loop(DATA / "weights" / "yolov5n.pt", args.reid, frames)
     out = {
-        "frames": len(frames), "input_size": args.input_size, "tracker": args.tracker,
-        "detector_only_ms": round(det_s * 1000, 1), "end_to_end_ms": round(e2e_s * 1000, 1),
+        "frames": len(frames),
+        "input_size": args.input_size,
+        "tracker": args.tracker,
+        "detector_only_ms": round(det_s * 1000, 1),
+        "end_to_end_ms": round(e2e_s * 1000, 1),
         "naive_ms": None if naive_s is None else round(naive_s * 1000, 1),
         "end_to_end_fps": round(1 / e2e_s, 2),
         "overhead_vs_detector_pct": round(100 * (e2e_s - det_s) / det_s, 1),
@@ -124,8 +139,10 @@ def main() -> None:
         **extra,
     }
     print(f"detector only : {out['detector_only_ms']:7.1f} ms/frame")
-    print(f"end to end    : {out['end_to_end_ms']:7.1f} ms/frame ({out['end_to_end_fps']} fps), "
-          f"+{out['overhead_vs_detector_pct']}% over the detector alone")
+    print(
+        f"end to end    : {out['end_to_end_ms']:7.1f} ms/frame ({out['end_to_end_fps']} fps), "
+        f"+{out['overhead_vs_detector_pct']}% over the detector alone"
+    )
     if naive_s is not None:
         print(f"naive loop    : {out['naive_ms']:7.1f} ms/frame → end to end is {out['speedup_vs_naive']}x faster")
     print(json.dumps(out))

@@ -41,24 +41,45 @@ NAIVE_REFERENCE = {"mota": 0.742, "idf1": 0.664, "id_switches": 61}
 
 
 def run(
-    model: Path, tracker: str, input_size: int, params: dict, reid: Path | None, max_frames: int | None = None,
-    uturn_window_s: float = 0.0, hysteresis_px: float = 0.0, conf: float = 0.25, stitch: int = 0,
+    model: Path,
+    tracker: str,
+    input_size: int,
+    params: dict,
+    reid: Path | None,
+    max_frames: int | None = None,
+    uturn_window_s: float = 0.0,
+    hysteresis_px: float = 0.0,
+    conf: float = 0.25,
+    stitch: int = 0,
 ) -> dict:
     detector = OnnxDetector(model, ["person"], input_size=input_size, threads=1, conf_threshold=conf)
-    trk = create_tracker(tracker, params, reid_weights=reid, reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
-                         stitch_max_gap_frames=stitch)
-    counter = CrossingCounter("pets", PETS_LINES, list(detector.class_names),
-                              uturn_window_s=uturn_window_s, hysteresis_px=hysteresis_px)
+    trk = create_tracker(
+        tracker,
+        params,
+        reid_weights=reid,
+        reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
+        stitch_max_gap_frames=stitch,
+    )
+    counter = CrossingCounter(
+        "pets", PETS_LINES, list(detector.class_names), uturn_window_s=uturn_window_s, hysteresis_px=hysteresis_px
+    )
     rows: list[list[float]] = []
 
     def sink(frame, _dets, tracks) -> None:
-        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist()):
+        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist(), strict=False):
             rows.append([frame.index + 1, tid, x1, y1, x2 - x1, y2 - y1])
 
     with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
         result = run_camera(
-            camera="pets", source=VideoSource(str(VIDEO), start_ts=0.0), detector=detector, tracker=trk,
-            counter=counter, store=store, session="bench", max_frames=max_frames, on_tracks=sink,
+            camera="pets",
+            source=VideoSource(str(VIDEO), start_ts=0.0),
+            detector=detector,
+            tracker=trk,
+            counter=counter,
+            store=store,
+            session="bench",
+            max_frames=max_frames,
+            on_tracks=sink,
         )
         counts = store.session_counts("bench")
     gt = load_mot(GT)
@@ -70,14 +91,27 @@ def run(
     for name, line in PETS_LINES.items():
         truth = crossings(gt, line)
         got = {d: sum(counts.get(name, {}).get(d, {}).values()) for d in ("in", "out")}
-        lines[name] = {"truth": truth, "counted": got,
-                       "error_pct": {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got}}
+        lines[name] = {
+            "truth": truth,
+            "counted": got,
+            "error_pct": {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got},
+        }
     return {
-        "tracker": tracker, "input_size": input_size, "params": params, "frames": result.frames,
+        "tracker": tracker,
+        "input_size": input_size,
+        "params": params,
+        "frames": result.frames,
         "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
-        "conf": conf, "stitch": stitch, "hysteresis_px": hysteresis_px, "uturn_window_s": uturn_window_s,
-        "mota": round(scores.mota, 3), "idf1": round(scores.idf1, 3), "id_switches": scores.id_switches,
-        "track_ids": scores.num_ids, "naive_reference": NAIVE_REFERENCE, "lines": lines,
+        "conf": conf,
+        "stitch": stitch,
+        "hysteresis_px": hysteresis_px,
+        "uturn_window_s": uturn_window_s,
+        "mota": round(scores.mota, 3),
+        "idf1": round(scores.idf1, 3),
+        "id_switches": scores.id_switches,
+        "track_ids": scores.num_ids,
+        "naive_reference": NAIVE_REFERENCE,
+        "lines": lines,
     }
 
 
@@ -98,8 +132,23 @@ def main() -> None:
 
     params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in args.param)}
     reid = args.reid if args.tracker == "strongsort" else None
-    print(json.dumps(run(args.model, args.tracker, args.input_size, params, reid, args.max_frames,
-                          args.uturn_window, args.hysteresis, args.conf, args.stitch), indent=1))
+    print(
+        json.dumps(
+            run(
+                args.model,
+                args.tracker,
+                args.input_size,
+                params,
+                reid,
+                args.max_frames,
+                args.uturn_window,
+                args.hysteresis,
+                args.conf,
+                args.stitch,
+            ),
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

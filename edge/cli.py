@@ -22,7 +22,11 @@ def edge() -> None:
 
 
 def _quick_config(
-    source: str, lines: tuple[str, ...], model: Path | None, tracker: str | None, reid: Path | None,
+    source: str,
+    lines: tuple[str, ...],
+    model: Path | None,
+    tracker: str | None,
+    reid: Path | None,
 ) -> dict[str, Any]:
     try:
         parsed = [parse_line_arg(spec) for spec in lines]
@@ -60,10 +64,20 @@ def _apply_overrides(data: dict[str, Any], **over: Any) -> dict[str, Any]:
 @click.option("--fresh", is_flag=True, help="Count a file again from the start instead of resuming it.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run_cmd(
-    config_path: Path | None, validate_config: bool, source: str | None, lines: tuple[str, ...],
-    model: Path | None, tracker: str | None, reid_weights: Path | None, uturn_window: float | None,
-    db: Path | None, summary_json: Path | None, max_frames: int | None, metrics_port: int | None,
-    fresh: bool, no_progress: bool,
+    config_path: Path | None,
+    validate_config: bool,
+    source: str | None,
+    lines: tuple[str, ...],
+    model: Path | None,
+    tracker: str | None,
+    reid_weights: Path | None,
+    uturn_window: float | None,
+    db: Path | None,
+    summary_json: Path | None,
+    max_frames: int | None,
+    metrics_port: int | None,
+    fresh: bool,
+    no_progress: bool,
 ) -> None:
     """Count people crossing lines on one or more cameras."""
     cfg = _load(config_path, source, lines, model, tracker, reid_weights, uturn_window, db, metrics_port)
@@ -93,8 +107,15 @@ def run_cmd(
 
 
 def _load(
-    config_path: Path | None, source: str | None, lines: tuple[str, ...], model: Path | None,
-    tracker: str | None, reid: Path | None, uturn_window: float | None, db: Path | None, metrics_port: int | None,
+    config_path: Path | None,
+    source: str | None,
+    lines: tuple[str, ...],
+    model: Path | None,
+    tracker: str | None,
+    reid: Path | None,
+    uturn_window: float | None,
+    db: Path | None,
+    metrics_port: int | None,
 ) -> EdgeConfig:
     if config_path and (source or lines):
         raise click.UsageError("give either --config or --source/--line, not both")
@@ -104,8 +125,12 @@ def _load(
         if config_path:
             cfg = load_config(config_path)
             data = cfg.model_dump(mode="json")
-            over = {"counting.uturn_window_s": uturn_window, "storage.db": str(db) if db else None,
-                    "metrics.port": metrics_port, "model.path": str(model) if model else None}
+            over = {
+                "counting.uturn_window_s": uturn_window,
+                "storage.db": str(db) if db else None,
+                "metrics.port": metrics_port,
+                "model.path": str(model) if model else None,
+            }
             if any(v is not None for v in over.values()):
                 if uturn_window is not None and uturn_window >= cfg.counting.forget_after_s:
                     over["counting.forget_after_s"] = uturn_window + 10
@@ -146,13 +171,21 @@ def _summary(cfg: EdgeConfig, results: dict[str, Any]) -> dict[str, Any]:
                 per = counts.get(line.name, {})
                 classes = sorted(set(per.get("in", {})) | set(per.get("out", {})))
                 lines[line.name] = {
-                    "in": sum(per.get("in", {}).values()), "out": sum(per.get("out", {}).values()),
+                    "in": sum(per.get("in", {}).values()),
+                    "out": sum(per.get("out", {}).values()),
                     "uturns": sum(per.get("uturn", {}).values()),
-                    "by_class": {c: {"in": per.get("in", {}).get(c, 0), "out": per.get("out", {}).get(c, 0)}
-                                 for c in classes},
+                    "by_class": {
+                        c: {"in": per.get("in", {}).get(c, 0), "out": per.get("out", {}).get(c, 0)} for c in classes
+                    },
                 }
-            cameras[name] = {"session": r.session, "frames": r.frames, "seconds": round(r.seconds, 3),
-                             "resumed_from_frame": r.resumed_from, "finished": r.finished, "lines": lines}
+            cameras[name] = {
+                "session": r.session,
+                "frames": r.frames,
+                "seconds": round(r.seconds, 3),
+                "resumed_from_frame": r.resumed_from,
+                "finished": r.finished,
+                "lines": lines,
+            }
     done = [c for c in cameras.values() if "frames" in c]
     frames = sum(c["frames"] for c in done)
     seconds = max((c["seconds"] for c in done), default=0.0)
@@ -160,8 +193,13 @@ def _summary(cfg: EdgeConfig, results: dict[str, Any]) -> dict[str, Any]:
     lines_out = {
         (ln if single else f"{cam}/{ln}"): v for cam, c in cameras.items() for ln, v in c.get("lines", {}).items()
     }
-    return {"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 2) if seconds else 0.0,
-            "lines": lines_out, "cameras": cameras}
+    return {
+        "frames": frames,
+        "seconds": round(seconds, 3),
+        "fps": round(frames / seconds, 2) if seconds else 0.0,
+        "lines": lines_out,
+        "cameras": cameras,
+    }
 
 
 def _summary_table(summary: dict[str, Any]) -> str:
@@ -199,8 +237,16 @@ def _parse_time(value: str | None, default: dt.datetime) -> dt.datetime:
 @click.option("--line", "lines", multiple=True, help="Only these lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--utc", is_flag=True, help="Print interval starts in UTC instead of local time.")
-def report_cmd(db: Path, since: str | None, until: str | None, interval: str, cameras: tuple[str, ...],
-               lines: tuple[str, ...], fmt: str, utc: bool) -> None:
+def report_cmd(
+    db: Path,
+    since: str | None,
+    until: str | None,
+    interval: str,
+    cameras: tuple[str, ...],
+    lines: tuple[str, ...],
+    fmt: str,
+    utc: bool,
+) -> None:
     """Counts per interval, camera, line, class and direction."""
     from edge.store import CountStore
 
@@ -214,29 +260,45 @@ def report_cmd(db: Path, since: str | None, until: str | None, interval: str, ca
         rows = store.interval_counts(start.timestamp(), end.timestamp(), interval_s, list(cameras), list(lines))
     tz = dt.UTC if utc else None
     out = [
-        {"interval_start": dt.datetime.fromtimestamp(b, tz).astimezone(tz).isoformat(timespec="minutes"),
-         "camera": cam, "line": line, "class": cls, "direction": d, "count": n}
+        {
+            "interval_start": dt.datetime.fromtimestamp(b, tz).astimezone(tz).isoformat(timespec="minutes"),
+            "camera": cam,
+            "line": line,
+            "class": cls,
+            "direction": d,
+            "count": n,
+        }
         for b, cam, line, cls, d, n in rows
     ]
     if fmt == "json":
         click.echo(json.dumps(out, indent=1))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=["interval_start", "camera", "line", "class", "direction", "count"])
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=["interval_start", "camera", "line", "class", "direction", "count"]
+        )
         writer.writeheader()
         writer.writerows(out)
     else:
         click.echo(f"{'interval start':<22} {'camera':<12} {'line':<12} {'class':<14} {'direction':<9} {'count':>6}")
         for r in out:
-            click.echo(f"{r['interval_start']:<22} {r['camera']:<12} {r['line']:<12} {r['class']:<14} "
-                       f"{r['direction']:<9} {r['count']:>6}")
-        total = {d: sum(r["count"] for r in out if r["direction"] == d) for d in ("in", "out", "uturn")}
-        click.echo(f"total: {total['in']} in, {total['out']} out, {total['uturn']} U-turns "
-                   f"({start.isoformat(timespec='minutes')} to {end.isoformat(timespec='minutes')})")
+            click.echo(
+                f"{r['interval_start']:<22} {r['camera']:<12} {r['line']:<12} {r['class']:<14} "
+                f"{r['direction']:<9} {r['count']:>6}"
+            )
+        total = {d: sum(int(str(r["count"])) for r in out if r["direction"] == d) for d in ("in", "out", "uturn")}
+        click.echo(
+            f"total: {total['in']} in, {total['out']} out, {total['uturn']} U-turns "
+            f"({start.isoformat(timespec='minutes')} to {end.isoformat(timespec='minutes')})"
+        )
 
 
 @edge.command("export-onnx")
-@click.option("--weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
-              help="Original YOLOv5 checkpoint, e.g. yolov5n.pt.")
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="Original YOLOv5 checkpoint, e.g. yolov5n.pt.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Destination .onnx file.")
 @click.option("--opset", default=17, show_default=True)
 def export_onnx_cmd(weights: Path, out: Path, opset: int) -> None:

@@ -106,7 +106,9 @@ class TrackerConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict, description="Overrides of the tracker's YAML defaults.")
     threads: int = Field(1, ge=1, le=64, description="Threads for the ReID network.")
     stitch_max_gap_frames: int = Field(
-        50, ge=0, le=10_000,
+        50,
+        ge=0,
+        le=10_000,
         description="Re-link a track lost for at most this many frames to a new one that appears where it "
         "was heading (occlusions). 0 = off.",
     )
@@ -167,12 +169,12 @@ class WatchdogConfig(_Section):
 
 class EdgeConfig(_Section):
     cameras: Annotated[list[CameraConfig], Field(min_length=1, description="Cameras of this device.")]
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
-    counting: CountingConfig = Field(default_factory=CountingConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    tracker: TrackerConfig = Field(default_factory=lambda: TrackerConfig())
+    counting: CountingConfig = Field(default_factory=lambda: CountingConfig())
+    storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
+    metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig())
+    watchdog: WatchdogConfig = Field(default_factory=lambda: WatchdogConfig())
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
@@ -185,8 +187,12 @@ class EdgeConfig(_Section):
     def fingerprint(self, camera: CameraConfig) -> str:
         """What decides the counts of a camera: a replay with the same fingerprint may dedupe."""
         blob = json.dumps(
-            [camera.model_dump(mode="json"), self.model.model_dump(mode="json"),
-             self.tracker.model_dump(mode="json"), self.counting.model_dump(mode="json")],
+            [
+                camera.model_dump(mode="json"),
+                self.model.model_dump(mode="json"),
+                self.tracker.model_dump(mode="json"),
+                self.counting.model_dump(mode="json"),
+            ],
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -242,9 +248,7 @@ def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
         return p if p is None or p.is_absolute() else base / p
 
     cameras = [
-        c.model_copy(update={"source": str(base / c.source)})
-        if _is_relative_file(c.source) else c
-        for c in cfg.cameras
+        c.model_copy(update={"source": str(base / c.source)}) if _is_relative_file(c.source) else c for c in cfg.cameras
     ]
     return cfg.model_copy(
         update={

@@ -82,6 +82,10 @@ def mot_scores(gt: np.ndarray, hyp: np.ndarray, frames: Iterable[int] | None = N
     s = mh.compute(acc, metrics=["mota", "idf1", "num_switches", "num_unique_objects", "precision", "recall"])
     r = s.iloc[0]
     return MotScores(
-        float(r["mota"]), float(r["idf1"]), int(r["num_switches"]), len(set(hyp[:, 1].astype(int))),
-        float(r["precision"]), float(r["recall"]),
+        float(r["mota"]),
+        float(r["idf1"]),
+        int(r["num_switches"]),
+        len(set(hyp[:, 1].astype(int))),
+        float(r["precision"]),
+        float(r["recall"]),
     )

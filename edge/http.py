@@ -55,7 +55,7 @@ def serve(
     registry.register(StatsCollector(snapshot))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path.startswith("/metrics"):
                 body, ctype, code = generate_latest(registry), "text/plain; version=0.0.4", 200
             elif self.path.startswith("/health"):
@@ -81,7 +81,7 @@ def serve(
 
 def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after_s: float = 30.0) -> dict[str, Any]:
     now = time.time()
-    cams = {
+    cams: dict[str, dict[str, Any]] = {
         cam: {
             "alive": alive,
             "fps": round(s.fps, 2),
@@ -93,9 +93,11 @@ def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after
         for cam, (s, restarts, alive) in cameras.items()
     }
     ok = bool(cams) and all(
-        c["alive"] and c["seconds_since_frame"] is not None and c["seconds_since_frame"] < stale_after_s
-        for c in cams.values()
+        c["alive"] and isinstance(age := c["seconds_since_frame"], float) and age < stale_after_s for c in cams.values()
     )
     versions = sorted({c["model_version"] for c in cams.values() if c["model_version"]})
-    return {"status": "ok" if ok else "degraded", "model_version": versions[0] if len(versions) == 1 else versions,
-            "cameras": cams}
+    return {
+        "status": "ok" if ok else "degraded",
+        "model_version": versions[0] if len(versions) == 1 else versions,
+        "cameras": cams,
+    }

@@ -177,8 +177,11 @@ def run_camera(
     else:
         tail = counter.flush()
         store.commit(
-            session, tail, model_version=detector.model_version,
-            checkpoint=(next_frame, tracker.get_state(), pickle.dumps(counter)), finished=finished,
+            session,
+            tail,
+            model_version=detector.model_version,
+            checkpoint=(next_frame, tracker.get_state(), pickle.dumps(counter)),
+            finished=finished,
         )
         for e in tail:
             key = f"{e.line}|{e.class_name}|{e.direction.value}"

@@ -45,18 +45,28 @@ def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> d
 
     detector = create_detector(cfg.model)
     tracker = create_tracker(
-        cfg.tracker.resolved_name(), cfg.tracker.params, reid_weights=cfg.tracker.reid_weights,
+        cfg.tracker.resolved_name(),
+        cfg.tracker.params,
+        reid_weights=cfg.tracker.reid_weights,
         reid_cache_dir=cfg.storage.reid_cache_dir or cfg.storage.db.parent / "reid-cache",
-        threads=cfg.tracker.threads, stitch_max_gap_frames=cfg.tracker.stitch_max_gap_frames,
+        threads=cfg.tracker.threads,
+        stitch_max_gap_frames=cfg.tracker.stitch_max_gap_frames,
     )
     counter = CrossingCounter(
-        cam.name, {line.name: line.to_line() for line in cam.lines}, list(detector.class_names),
-        hysteresis_px=cfg.counting.hysteresis_px, uturn_window_s=cfg.counting.uturn_window_s,
-        forget_after_s=cfg.counting.forget_after_s, anchor=cfg.counting.anchor,
+        cam.name,
+        {line.name: line.to_line() for line in cam.lines},
+        list(detector.class_names),
+        hysteresis_px=cfg.counting.hysteresis_px,
+        uturn_window_s=cfg.counting.uturn_window_s,
+        forget_after_s=cfg.counting.forget_after_s,
+        anchor=cfg.counting.anchor,
     )
     source = VideoSource(
-        cam.source, start_ts=cam.start_time, backoff_initial_s=cfg.watchdog.reconnect_initial_s,
-        backoff_max_s=cfg.watchdog.reconnect_max_s, stop=stop,
+        cam.source,
+        start_ts=cam.start_time,
+        backoff_initial_s=cfg.watchdog.reconnect_initial_s,
+        backoff_max_s=cfg.watchdog.reconnect_max_s,
+        stop=stop,
     )
     return {"detector": detector, "tracker": tracker, "counter": counter, "source": source}
 
@@ -96,8 +106,15 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
     stats = CameraStats(camera)
     with CountStore(cfg.storage.db) as store:
         result = run_camera(
-            camera=camera, store=store, session=session, checkpoint_every_s=cfg.storage.checkpoint_every_s,
-            max_frames=opts.max_frames, stop=stop, stats=stats, on_progress=progress, **parts,
+            camera=camera,
+            store=store,
+            session=session,
+            checkpoint_every_s=cfg.storage.checkpoint_every_s,
+            max_frames=opts.max_frames,
+            stop=stop,
+            stats=stats,
+            on_progress=progress,
+            **parts,
         )
     messages.put(("stats", camera, stats, stats.frames, parts["source"].frame_count))
     messages.put(("done", camera, result))
@@ -138,8 +155,11 @@ class EdgeService:
     def snapshot(self) -> dict[str, tuple[CameraStats, int, bool]]:
         with self._lock:
             return {
-                name: (w.stats or CameraStats(name), w.total_restarts,
-                       bool(w.process is not None and w.process.is_alive()))
+                name: (
+                    w.stats or CameraStats(name),
+                    w.total_restarts,
+                    bool(w.process is not None and w.process.is_alive()),
+                )
                 for name, w in self._workers.items()
             }
 
@@ -150,8 +170,9 @@ class EdgeService:
         listener.start()
         server = None
         if self.cfg.metrics.port:
-            server = serve(self.cfg.metrics.host, self.cfg.metrics.port, self.snapshot,
-                           lambda: health_report(self.snapshot()))
+            server = serve(
+                self.cfg.metrics.host, self.cfg.metrics.port, self.snapshot, lambda: health_report(self.snapshot())
+            )
             log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
         blob = pickle.dumps(self.cfg)
         last_log = time.monotonic()
@@ -170,7 +191,9 @@ class EdgeService:
                     last_log = now
                     for name, (s, _, alive) in self.snapshot().items():
                         if alive:
-                            log.info("camera %s: %.1f fps, %d frames, %d reconnects", name, s.fps, s.frames, s.reconnects)
+                            log.info(
+                                "camera %s: %.1f fps, %d frames, %d reconnects", name, s.fps, s.frames, s.reconnects
+                            )
         finally:
             self._drain(timeout=0.1)
             for bar in self._bars.values():
@@ -199,8 +222,12 @@ class EdgeService:
                 w.restarts.popleft()
             if len(w.restarts) >= wd.max_restarts:
                 w.gave_up = True
-                log.error("camera %s failed %d times within %.0fs; giving up on it (other cameras go on)",
-                          w.camera.name, len(w.restarts) + 1, wd.restart_window_s)
+                log.error(
+                    "camera %s failed %d times within %.0fs; giving up on it (other cameras go on)",
+                    w.camera.name,
+                    len(w.restarts) + 1,
+                    wd.restart_window_s,
+                )
                 return
             w.backoff = min(max(w.backoff * 2, wd.backoff_initial_s), wd.backoff_max_s)
             w.next_start = now + w.backoff
@@ -209,8 +236,10 @@ class EdgeService:
             log.warning("camera %s worker exited with code %s; restarting in %.1fs", w.camera.name, code, w.backoff)
         if w.process is None and now >= w.next_start:
             w.process = _CTX.Process(
-                target=_camera_worker, name=f"camera-{w.camera.name}",
-                args=(blob, w.camera.name, self._messages, self._logs, self._stop_evt, self.opts), daemon=True,
+                target=_camera_worker,
+                name=f"camera-{w.camera.name}",
+                args=(blob, w.camera.name, self._messages, self._logs, self._stop_evt, self.opts),
+                daemon=True,
             )
             w.process.start()
 
@@ -238,8 +267,9 @@ class EdgeService:
 
         bar = self._bars.get(camera)
         if bar is None:
-            bar = self._bars[camera] = tqdm(total=total, desc=camera, unit="frame", position=len(self._bars),
-                                            dynamic_ncols=True, disable=None)
+            bar = self._bars[camera] = tqdm(
+                total=total, desc=camera, unit="frame", position=len(self._bars), dynamic_ncols=True, disable=None
+            )
         bar.n = min(index, total)
         stats = self._workers[camera].stats
         bar.set_postfix_str(f"{stats.fps:.1f} fps" if stats else "", refresh=True)

@@ -93,13 +93,14 @@ class VideoSource:
 
     def frames(self, skip: int = 0) -> Iterator[Frame]:
         """Yield frames; for a file, ``skip`` frames are decoded and dropped first (resume)."""
-        cap = self._open(self.uri)
-        if not cap.isOpened():
+        opened: cv2.VideoCapture | None = self._open(self.uri)
+        if opened is not None and not opened.isOpened():
             if self.kind == "file":
                 raise SourceError(f"cannot decode video file {self.uri}")
-            cap = self._reopen(cap)
-            if cap is None:
-                return
+            opened = self._reopen(opened)
+        if opened is None:
+            return
+        cap: cv2.VideoCapture = opened
         self.fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         if self.kind == "file":
             self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -118,9 +119,10 @@ class VideoSource:
                     if self.kind == "file":
                         return
                     log.warning("source %s dropped after frame %d; reconnecting", self.uri, index)
-                    cap = self._reopen(cap)
-                    if cap is None:
+                    reopened = self._reopen(cap)
+                    if reopened is None:
                         return
+                    cap = reopened
                     continue
                 ts = self.start_ts + index / fps if self.kind == "file" else time.time()
                 yield Frame(index, ts, image)

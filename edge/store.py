@@ -126,8 +126,18 @@ class CountStore:
     ) -> int:
         """Store events (ignoring ones already stored) and optionally a checkpoint; return new rows."""
         rows = [
-            (e.camera, session, e.line, e.track_id, e.frame, e.ts, e.class_name, e.direction.value,
-             e.first_direction.value if e.first_direction else None, model_version)
+            (
+                e.camera,
+                session,
+                e.line,
+                e.track_id,
+                e.frame,
+                e.ts,
+                e.class_name,
+                e.direction.value,
+                e.first_direction.value if e.first_direction else None,
+                model_version,
+            )
             for e in events
         ]
         with self._tx() as db:

@@ -13,8 +13,10 @@ import numpy as np
 
 
 def _as_array(name: str, value: object, dtype: type, shape: tuple[int | None, ...]) -> np.ndarray:
-    arr = np.array(value, dtype=dtype, copy=True)
-    if arr.ndim != len(shape) or any(want is not None and got != want for got, want in zip(arr.shape, shape)):
+    arr: np.ndarray = np.array(value, dtype=dtype, copy=True)
+    if arr.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(arr.shape, shape, strict=False)
+    ):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     arr.setflags(write=False)
@@ -47,9 +49,7 @@ class Detections:
     def __post_init__(self) -> None:
         object.__setattr__(self, "xyxy", _as_array("Detections.xyxy", self.xyxy, np.float32, (None, 4)))
         n = len(self.xyxy)
-        object.__setattr__(
-            self, "confidence", _as_array("Detections.confidence", self.confidence, np.float32, (n,))
-        )
+        object.__setattr__(self, "confidence", _as_array("Detections.confidence", self.confidence, np.float32, (n,)))
         object.__setattr__(self, "class_id", _as_array("Detections.class_id", self.class_id, np.int32, (n,)))
         if self.class_probs is not None:
             probs = _as_array("Detections.class_probs", self.class_probs, np.float32, (n, None))

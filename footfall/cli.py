@@ -17,8 +17,9 @@ from registry.cli import registry
 def cli(verbose: int) -> None:
     """Retail people counting on existing CCTV cameras."""
     level = logging.DEBUG if verbose > 1 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s", stream=sys.stderr
+    )
     # boxmot and ultralytics log every construction at INFO; keep the device log readable
     for noisy in ("boxmot", "ultralytics", "yolov5"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)

@@ -21,8 +21,11 @@ def _when(ts: float | None) -> str:
 def _fmt_metrics(metrics: dict[str, Any] | None) -> str:
     if not metrics:
         return "-"
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items())
-                     if not isinstance(v, dict))
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in sorted(metrics.items())
+        if not isinstance(v, dict)
+    )
 
 
 class _Ctx:
@@ -38,8 +41,13 @@ class _Ctx:
 
 
 @click.group()
-@click.option("--url", envvar="FOOTFALL_REGISTRY", default="file://./registry", show_default=True,
-              help="file://PATH or s3://BUCKET/PREFIX (endpoint and credentials from the AWS environment).")
+@click.option(
+    "--url",
+    envvar="FOOTFALL_REGISTRY",
+    default="file://./registry",
+    show_default=True,
+    help="file://PATH or s3://BUCKET/PREFIX (endpoint and credentials from the AWS environment).",
+)
 @click.pass_context
 def registry(ctx: click.Context, url: str) -> None:
     """Versioned models: publish, promote, roll back, fetch verified."""
@@ -55,16 +63,29 @@ def _run(fn: Any) -> Any:
 
 @registry.command()
 @click.argument("name")
-@click.option("--file", "files", multiple=True, required=True, metavar="LABEL=PATH",
-              help="Artefact, e.g. model.onnx=runs/best.onnx (repeatable).")
-@click.option("--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON with class_names, input_size, metrics, dataset_fingerprint, parent_version, …")
-@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ed25519 private key (PEM) to sign the checksum manifest.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    required=True,
+    metavar="LABEL=PATH",
+    help="Artefact, e.g. model.onnx=runs/best.onnx (repeatable).",
+)
+@click.option(
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON with class_names, input_size, metrics, dataset_fingerprint, parent_version, …",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ed25519 private key (PEM) to sign the checksum manifest.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def publish(obj: _Ctx, name: str, files: tuple[str, ...], metadata: Path | None, sign_key: Path | None,
-            as_json: bool) -> None:
+def publish(
+    obj: _Ctx, name: str, files: tuple[str, ...], metadata: Path | None, sign_key: Path | None, as_json: bool
+) -> None:
     """Publish a new immutable version of NAME."""
     parsed = {}
     for spec in files:
@@ -91,15 +112,17 @@ def list_cmd(obj: _Ctx, name: str | None, as_json: bool) -> None:
     versions = obj.reg.versions(name)
     aliases = obj.reg.aliases(name)
     by_version: dict[int, list[str]] = {}
-    for alias, v in aliases.items():
-        by_version.setdefault(v, []).append(alias)
+    for alias, target in aliases.items():
+        by_version.setdefault(target, []).append(alias)
     if as_json:
         click.echo(json.dumps([{**v, "aliases": sorted(by_version.get(v["version"], []))} for v in versions]))
         return
     click.echo(f"{'version':>7}  {'created':<25} {'creator':<24} {'aliases':<20} metrics")
     for v in versions:
-        click.echo(f"{v['version']:>7}  {_when(v['created_at']):<25} {str(v['creator'])[:24]:<24} "
-                   f"{','.join(sorted(by_version.get(v['version'], []))) or '-':<20} {_fmt_metrics(v.get('metrics'))}")
+        click.echo(
+            f"{v['version']:>7}  {_when(v['created_at']):<25} {str(v['creator'])[:24]:<24} "
+            f"{','.join(sorted(by_version.get(v['version'], []))) or '-':<20} {_fmt_metrics(v.get('metrics'))}"
+        )
 
 
 @registry.command()
@@ -150,8 +173,11 @@ def rollback(obj: _Ctx, name: str, alias: str) -> None:
 @registry.command()
 @click.argument("ref")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--verify-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ed25519 public key (PEM): refuse a model whose manifest signature does not verify.")
+@click.option(
+    "--verify-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ed25519 public key (PEM): refuse a model whose manifest signature does not verify.",
+)
 @click.pass_obj
 def fetch(obj: _Ctx, ref: str, dest: Path, verify_key: Path | None) -> None:
     """Download REF, verify every checksum, place it under DEST and switch DEST/current to it."""

@@ -105,8 +105,12 @@ class Registry:
 
     # -- publish ----------------------------------------------------------------------------------
     def publish(
-        self, name: str, files: dict[str, Path], metadata: dict[str, Any] | None = None,
-        *, sign_key: Path | None = None,
+        self,
+        name: str,
+        files: dict[str, Path],
+        metadata: dict[str, Any] | None = None,
+        *,
+        sign_key: Path | None = None,
     ) -> dict[str, Any]:
         """Upload artefacts, then make a new immutable version visible; return its metadata."""
         if not NAME.match(name):
@@ -120,8 +124,11 @@ class Registry:
         version = max((v["version"] for v in index["versions"]), default=0) + 1
         while True:  # claim a number nobody else has: conditional create
             try:
-                self.storage.put(f"{self._vdir(name, version)}/claim.json",
-                                 json.dumps({"by": _actor(), "time": time.time()}).encode(), if_none_match=True)
+                self.storage.put(
+                    f"{self._vdir(name, version)}/claim.json",
+                    json.dumps({"by": _actor(), "time": time.time()}).encode(),
+                    if_none_match=True,
+                )
                 break
             except PreconditionFailed:
                 version += 1
@@ -130,14 +137,19 @@ class Registry:
             checksums[label] = {"sha256": sha256_file(Path(path)), "size": Path(path).stat().st_size}
             self.storage.upload(f"{self._vdir(name, version)}/artefacts/{label}", Path(path))
         meta = {
-            **(metadata or {}), "name": name, "version": version, "files": checksums,
-            "created_at": time.time(), "creator": (metadata or {}).get("creator") or _actor(),
+            **(metadata or {}),
+            "name": name,
+            "version": version,
+            "files": checksums,
+            "created_at": time.time(),
+            "creator": (metadata or {}).get("creator") or _actor(),
             "status": (metadata or {}).get("status", "ready"),
         }
         if sign_key is not None:
             meta["signature"] = _sign(sign_key, manifest_bytes(meta))
-        self.storage.put(f"{self._vdir(name, version)}/metadata.json", json.dumps(meta, indent=1).encode(),
-                         if_none_match=True)
+        self.storage.put(
+            f"{self._vdir(name, version)}/metadata.json", json.dumps(meta, indent=1).encode(), if_none_match=True
+        )
         self._add_to_index(name, meta)
         self._history(name, {"event": "publish", "version": version})
         return meta
@@ -149,16 +161,19 @@ class Registry:
             return {"name": name, "versions": []}, None
 
     def _add_to_index(self, name: str, meta: dict[str, Any]) -> None:
-        row = {k: meta.get(k) for k in ("version", "created_at", "creator", "status", "metrics", "parent_version",
-                                        "dataset_fingerprint")}
+        row = {
+            k: meta.get(k)
+            for k in ("version", "created_at", "creator", "status", "metrics", "parent_version", "dataset_fingerprint")
+        }
         for _ in range(100):
             index, etag = self._index(name)
             if any(v["version"] == meta["version"] for v in index["versions"]):
                 return
             index["versions"] = sorted([*index["versions"], row], key=lambda v: v["version"])
             try:
-                self.storage.put(f"models/{name}/index.json", json.dumps(index).encode(),
-                                 if_match=etag, if_none_match=etag is None)
+                self.storage.put(
+                    f"models/{name}/index.json", json.dumps(index).encode(), if_match=etag, if_none_match=etag is None
+                )
                 return
             except PreconditionFailed:
                 time.sleep(0.01)
@@ -236,8 +251,12 @@ class Registry:
             raise RegistryError(f"{name}@{alias}: no such alias") from None
         if not doc["previous"]:
             raise RegistryError(f"{name}@{alias} has no earlier target to roll back to")
-        new = {"version": doc["previous"][-1], "previous": doc["previous"][:-1], "updated_at": time.time(),
-               "updated_by": _actor()}
+        new = {
+            "version": doc["previous"][-1],
+            "previous": doc["previous"][:-1],
+            "updated_at": time.time(),
+            "updated_by": _actor(),
+        }
         self._cas(key, new, etag, name, alias)
         self._history(name, {"event": "rollback", "alias": alias, "version": new["version"], "from": doc["version"]})
         return new
@@ -332,8 +351,10 @@ def generate_keypair(private: Path, public: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     os.chmod(private, 0o600)
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )

@@ -152,7 +152,8 @@ class S3Storage:
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self._s3 = boto3.client(
-            "s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+            "s3",
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
             config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
         )
 

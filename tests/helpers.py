@@ -27,6 +27,7 @@ def tracks(*items: tuple[int, float, float], cls: int = 0, conf: float = 0.9) ->
     )
 
 
-def detections(boxes: Sequence[Sequence[float]], classes: Sequence[int], probs: Sequence[Sequence[float]],
-               conf: float = 0.9) -> Detections:
+def detections(
+    boxes: Sequence[Sequence[float]], classes: Sequence[int], probs: Sequence[Sequence[float]], conf: float = 0.9
+) -> Detections:
     return Detections(np.array(boxes), np.full(len(boxes), conf), np.array(classes), np.array(probs))

@@ -35,7 +35,7 @@ class MjpegCamera:
         cam = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if not cam._available.is_set():
                     self.send_error(503)
                     return

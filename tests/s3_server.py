@@ -22,8 +22,11 @@ def _free_port() -> int:
 def s3_server() -> Iterator[str]:
     """Start ``moto.server`` over HTTP; yield its endpoint URL; stop it afterwards."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -41,8 +44,11 @@ def s3_server() -> Iterator[str]:
         proc.wait(10)
 
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "footfall-test", "AWS_SECRET_ACCESS_KEY": "footfall-test",
-          "AWS_DEFAULT_REGION": "us-east-1"}
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "footfall-test",
+    "AWS_SECRET_ACCESS_KEY": "footfall-test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def set_s3_env(endpoint: str) -> dict[str, str | None]:
@@ -56,6 +62,9 @@ def set_s3_env(endpoint: str) -> dict[str, str | None]:
 def create_bucket(endpoint: str, bucket: str) -> None:
     import boto3
 
-    boto3.client("s3", endpoint_url=endpoint, **{k.lower(): v for k, v in S3_ENV.items()
-                                                if k != "AWS_DEFAULT_REGION"},
-                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        **{k.lower(): v for k, v in S3_ENV.items() if k != "AWS_DEFAULT_REGION"},
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)

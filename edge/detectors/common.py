@@ -48,7 +48,9 @@ def preprocess(
         box = Letterbox(gain, (fixed_hw[1] - new_w) / 2, (fixed_hw[0] - new_h) / 2, fixed_hw)
     else:
         box, (new_h, new_w) = letterbox_shape((h, w), input_size, stride)
-    img = frame_bgr if (new_w, new_h) == (w, h) else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    img = (
+        frame_bgr if (new_w, new_h) == (w, h) else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    )
     top, left = round(box.pad_y - 0.1), round(box.pad_x - 0.1)
     bottom, right = box.input_hw[0] - new_h - top, box.input_hw[1] - new_w - left
     if top or bottom or left or right:
@@ -129,8 +131,8 @@ def postprocess(
     pred, probs, cls, conf = pred[keep], probs[keep], cls[keep], conf[keep]
     xywh = pred[:, :4].copy()
     xywh[:, :2] -= xywh[:, 2:] / 2
-    idx = cv2.dnn.NMSBoxes(xywh.tolist(), conf.tolist(), conf_threshold, iou_threshold, top_k=max_det)
-    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), conf.tolist(), conf_threshold, iou_threshold, top_k=max_det)
+    idx = np.asarray(kept, dtype=np.int64).reshape(-1)
     xyxy = np.column_stack([xywh[idx, :2], xywh[idx, :2] + xywh[idx, 2:]])
     xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - box.pad_x) / box.gain).clip(0, frame_hw[1])
     xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - box.pad_y) / box.gain).clip(0, frame_hw[0])

@@ -22,7 +22,7 @@ def _yolov5_dir() -> str:
             "the yolov5 package is needed to read original .pt checkpoints. "
             "Fix: pip install --no-deps yolov5==7.0.14 (see scripts/setup.sh)"
         )
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def load_checkpoint_model(path: Path) -> Any:

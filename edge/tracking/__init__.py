@@ -74,8 +74,11 @@ def create_tracker(
     from edge.tracking.boxmot_backend import BoxmotTracker
 
     tracker: Tracker = BoxmotTracker(
-        name, merged, reid_weights=reid_weights if name in NEEDS_REID else None,
-        reid_cache_dir=reid_cache_dir, threads=threads,
+        name,
+        merged,
+        reid_weights=reid_weights if name in NEEDS_REID else None,
+        reid_cache_dir=reid_cache_dir,
+        threads=threads,
     )
     if stitch_max_gap_frames > 0:
         from edge.tracking.stitching import StitchedTracker, TrackletStitcher

@@ -37,8 +37,14 @@ def export_reid_onnx(weights: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     torch.onnx.export(
-        net, (torch.zeros(2, 3, h, w),), str(tmp), input_names=["crops"], output_names=["features"],
-        dynamic_axes={"crops": {0: "batch"}, "features": {0: "batch"}}, opset_version=17, dynamo=False,
+        net,
+        (torch.zeros(2, 3, h, w),),
+        str(tmp),
+        input_names=["crops"],
+        output_names=["features"],
+        dynamic_axes={"crops": {0: "batch"}, "features": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
     )
     os.replace(tmp, out)
     return out

@@ -43,8 +43,9 @@ class TrackletStitcher:
         height_ratio: allowed ratio between the lost and the new box height.
     """
 
-    def __init__(self, max_gap_frames: int = 50, radius: float = 0.5, radius_growth: float = 0.05,
-                 height_ratio: float = 1.5) -> None:
+    def __init__(
+        self, max_gap_frames: int = 50, radius: float = 0.5, radius_growth: float = 0.05, height_ratio: float = 1.5
+    ) -> None:
         self.max_gap_frames = max_gap_frames
         self.radius = radius
         self.radius_growth = radius_growth
@@ -71,17 +72,18 @@ class TrackletStitcher:
             if tid not in seen and tl.lost_since is None and self._owner.get(tl.pid) == tid:
                 tl.lost_since = tl.history[-1][0]
                 self._lost[tl.pid] = tl
-        for tid in [t for t in self._by_tracker_id
-                    if t not in seen and frame - self._last_seen[t] > self.max_gap_frames]:
+        for tid in [
+            t for t in self._by_tracker_id if t not in seen and frame - self._last_seen[t] > self.max_gap_frames
+        ]:
             del self._last_seen[tid]
             tl = self._by_tracker_id.pop(tid)
             self._lost.pop(tl.pid, None)
             if self._owner.get(tl.pid) == tid:
                 del self._owner[tl.pid]
         for tid in seen:  # the tracker re-found a track it had lost: its identity is not up for grabs
-            tl = self._by_tracker_id.get(tid)
-            if tl is not None and self._owner.get(tl.pid) == tid:
-                self._lost.pop(tl.pid, None)
+            back = self._by_tracker_id.get(tid)
+            if back is not None and self._owner.get(back.pid) == tid:
+                self._lost.pop(back.pid, None)
         new = [i for i, tid in enumerate(tids) if tid not in self._by_tracker_id]
         candidates = []
         for i in new:
@@ -100,10 +102,10 @@ class TrackletStitcher:
                 used.add(pid)
         out_ids = tracks.track_id.copy()
         for i, tid in enumerate(tids):
-            tl = self._by_tracker_id.get(tid)
-            if tl is not None and self._owner.get(tl.pid) != tid:
-                tl = None  # its identity went to a newer fragment meanwhile: start afresh
-            if tl is None:
+            known = self._by_tracker_id.get(tid)
+            if known is not None and self._owner.get(known.pid) == tid:
+                tl = known
+            else:  # new, or its identity went to a newer fragment meanwhile: link or start afresh
                 if i in linked:
                     tl = self._lost[linked[i]]
                     self.stitches += 1

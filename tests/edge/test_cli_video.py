@@ -22,11 +22,30 @@ def pets_run(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> tu
     tmp = tmp_path_factory.mktemp("pets")
     summary = tmp / "summary.json"
     proc = subprocess.run(
-        footfall_cmd("edge", "run", "--source", str(VTEST), "--line", "x240=240,0,240,360",
-                     "--line", "y200=0,200,480,200", "--uturn-window", "0", "--model", str(yolov5n_onnx),
-                     "--db", str(tmp / "c.db"), "--summary-json", str(summary), "--metrics-port", "0",
-                     "--no-progress"),
-        capture_output=True, text=True, cwd=tmp,
+        footfall_cmd(
+            "edge",
+            "run",
+            "--source",
+            str(VTEST),
+            "--line",
+            "x240=240,0,240,360",
+            "--line",
+            "y200=0,200,480,200",
+            "--uturn-window",
+            "0",
+            "--model",
+            str(yolov5n_onnx),
+            "--db",
+            str(tmp / "c.db"),
+            "--summary-json",
+            str(summary),
+            "--metrics-port",
+            "0",
+            "--no-progress",
+        ),
+        capture_output=True,
+        text=True,
+        cwd=tmp,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, json.loads(summary.read_text())
@@ -43,8 +62,9 @@ def test_summary_contract(pets_run: tuple[Path, dict]) -> None:
         assert v["in"] == sum(c["in"] for c in v["by_class"].values())
 
 
-@pytest.mark.parametrize(("name", "line"), [("x240", Line(Point(240, 0), Point(240, 360))),
-                                            ("y200", Line(Point(0, 200), Point(480, 200)))])
+@pytest.mark.parametrize(
+    ("name", "line"), [("x240", Line(Point(240, 0), Point(240, 360))), ("y200", Line(Point(0, 200), Point(480, 200)))]
+)
 def test_counts_against_ground_truth(pets_run: tuple[Path, dict], name: str, line: Line) -> None:
     truth = crossings(load_mot(PETS_GT), line)
     if name == "x240":
@@ -58,10 +78,10 @@ def test_counts_against_ground_truth(pets_run: tuple[Path, dict], name: str, lin
 
 def test_report_matches_the_summary(pets_run: tuple[Path, dict]) -> None:
     tmp, s = pets_run
-    base = footfall_cmd("edge", "report", "--db", str(tmp / "c.db"), "--since", "-1d", "--until", "now",
-                        "--interval", "1h")
-    rows = json.loads(subprocess.run([*base, "--format", "json"], capture_output=True, text=True,
-                                     check=True).stdout)
+    base = footfall_cmd(
+        "edge", "report", "--db", str(tmp / "c.db"), "--since", "-1d", "--until", "now", "--interval", "1h"
+    )
+    rows = json.loads(subprocess.run([*base, "--format", "json"], capture_output=True, text=True, check=True).stdout)
     for line in ("x240", "y200"):
         for d in ("in", "out"):
             assert sum(r["count"] for r in rows if r["line"] == line and r["direction"] == d) == s["lines"][line][d]
@@ -70,19 +90,47 @@ def test_report_matches_the_summary(pets_run: tuple[Path, dict]) -> None:
     assert f"total: {total_in} in" in table
     out = subprocess.run([*base, "--format", "csv"], capture_output=True, text=True, check=True).stdout
     parsed = list(csv.DictReader(io.StringIO(out)))
-    assert len(parsed) == len(rows) and set(parsed[0]) == {"interval_start", "camera", "line", "class",
-                                                           "direction", "count"}
+    assert len(parsed) == len(rows) and set(parsed[0]) == {
+        "interval_start",
+        "camera",
+        "line",
+        "class",
+        "direction",
+        "count",
+    }
 
 
 def test_rerun_of_the_same_file_does_not_count_twice(pets_run: tuple[Path, dict], yolov5n_onnx: Path) -> None:
     tmp, s = pets_run
     summary = tmp / "again.json"
     subprocess.run(
-        footfall_cmd("edge", "run", "--source", str(VTEST), "--line", "x240=240,0,240,360",
-                     "--line", "y200=0,200,480,200", "--uturn-window", "0", "--model", str(yolov5n_onnx),
-                     "--db", str(tmp / "c.db"), "--summary-json", str(summary), "--metrics-port", "0",
-                     "--no-progress", "--max-frames", "200"),
-        capture_output=True, text=True, cwd=tmp, check=True,
+        footfall_cmd(
+            "edge",
+            "run",
+            "--source",
+            str(VTEST),
+            "--line",
+            "x240=240,0,240,360",
+            "--line",
+            "y200=0,200,480,200",
+            "--uturn-window",
+            "0",
+            "--model",
+            str(yolov5n_onnx),
+            "--db",
+            str(tmp / "c.db"),
+            "--summary-json",
+            str(summary),
+            "--metrics-port",
+            "0",
+            "--no-progress",
+            "--max-frames",
+            "200",
+        ),
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        check=True,
     )
     import sqlite3
 

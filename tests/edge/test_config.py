@@ -68,8 +68,13 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "ok"),
-    [("door=240,0,240,360", True), ("door=240,0,240,360,invert", True), ("door=240,0,240", False),
-     ("240,0,240,360", False), ("door=a,b,c,d", False)],
+    [
+        ("door=240,0,240,360", True),
+        ("door=240,0,240,360,invert", True),
+        ("door=240,0,240", False),
+        ("240,0,240,360", False),
+        ("door=a,b,c,d", False),
+    ],
 )
 def test_line_argument(spec: str, ok: bool) -> None:
     if ok:
@@ -84,8 +89,9 @@ def test_validate_config_cli_prints_every_error_and_fails(tmp_path: Path) -> Non
     bad["cameras"][0]["lines"][0]["pionts"] = 1
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    proc = subprocess.run(footfall_cmd("edge", "run", "--config", str(path), "--validate-config"),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        footfall_cmd("edge", "run", "--config", str(path), "--validate-config"), capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert str(path) in proc.stderr
     assert "model.conf_threshold = 2" in proc.stderr
@@ -94,7 +100,8 @@ def test_validate_config_cli_prints_every_error_and_fails(tmp_path: Path) -> Non
 
 def test_validate_config_cli_accepts_the_sample() -> None:
     sample = Path(__file__).resolve().parents[2] / "configs" / "sample.yaml"
-    proc = subprocess.run(footfall_cmd("edge", "run", "--config", str(sample), "--validate-config"),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        footfall_cmd("edge", "run", "--config", str(sample), "--validate-config"), capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "OK (1 camera(s))" in proc.stdout

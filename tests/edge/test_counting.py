@@ -13,10 +13,23 @@ from tests.helpers import detections, person_box, tracks
 VERTICAL = Line(Point(100, 0), Point(100, 360))  # drawn top → bottom: "in" is left → right
 
 
-def run_track(xs: list[float], *, ts: list[float] | None = None, y: float = 200, line: Line = VERTICAL,
-              hysteresis: float = 0.0, window: float = 0.0) -> dict[str, int]:
-    counter = CrossingCounter("cam", {"door": line}, ["person"], hysteresis_px=hysteresis,
-                              uturn_window_s=window, forget_after_s=max(10.0, window + 1))
+def run_track(
+    xs: list[float],
+    *,
+    ts: list[float] | None = None,
+    y: float = 200,
+    line: Line = VERTICAL,
+    hysteresis: float = 0.0,
+    window: float = 0.0,
+) -> dict[str, int]:
+    counter = CrossingCounter(
+        "cam",
+        {"door": line},
+        ["person"],
+        hysteresis_px=hysteresis,
+        uturn_window_s=window,
+        forget_after_s=max(10.0, window + 1),
+    )
     events = []
     for i, x in enumerate(xs):
         t = ts[i] if ts else float(i)
@@ -87,8 +100,9 @@ def test_each_track_gets_one_class_by_weighted_vote() -> None:
     counter = CrossingCounter("cam", {"door": VERTICAL}, classes, uturn_window_s=0)
     female, male = [0.05, 0.9, 0.05], [0.05, 0.3, 0.65]
     # four frames look female, the crossing frame itself looks male: the person stays female
-    for i, (x, probs, cls) in enumerate([(80, female, 1), (85, female, 1), (90, female, 1), (95, female, 1),
-                                         (110, male, 2)]):
+    for i, (x, probs, cls) in enumerate(
+        [(80, female, 1), (85, female, 1), (90, female, 1), (95, female, 1), (110, male, 2)]
+    ):
         dets = detections([person_box(x, 200)], [cls], [probs])
         t = tracks((3, x, 200), cls=cls)
         events = counter.update(t, float(i), i, dets)

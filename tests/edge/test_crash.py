@@ -50,15 +50,25 @@ def test_kill_9_then_restart_equals_an_uninterrupted_run(
 ) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     clean_cfg = _config(tmp_path, short_clip, yolov5n_onnx, osnet_onnx, "clean.db")
-    subprocess.run(footfall_cmd("edge", "run", "--config", str(clean_cfg), "--no-progress"),
-                   check=True, cwd=tmp_path, env=env, capture_output=True)
+    subprocess.run(
+        footfall_cmd("edge", "run", "--config", str(clean_cfg), "--no-progress"),
+        check=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+    )
     reference = _events(tmp_path / "clean.db")
     assert len(reference) >= 5, "the clip has crossings to lose"
 
     crash_cfg = _config(tmp_path, short_clip, yolov5n_onnx, osnet_onnx, "crash.db")
-    proc = subprocess.Popen(footfall_cmd("edge", "run", "--config", str(crash_cfg), "--no-progress"),
-                            cwd=tmp_path, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        footfall_cmd("edge", "run", "--config", str(crash_cfg), "--no-progress"),
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db = tmp_path / "crash.db"
     deadline = time.monotonic() + 300
     before: list[tuple] = []
@@ -80,9 +90,13 @@ def test_kill_9_then_restart_equals_an_uninterrupted_run(
     assert set(before) <= set(committed)
 
     summary = tmp_path / "resumed.json"
-    subprocess.run(footfall_cmd("edge", "run", "--config", str(crash_cfg), "--no-progress",
-                                "--summary-json", str(summary)),
-                   check=True, cwd=tmp_path, env=env, capture_output=True)
+    subprocess.run(
+        footfall_cmd("edge", "run", "--config", str(crash_cfg), "--no-progress", "--summary-json", str(summary)),
+        check=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+    )
     after = _events(db)
     assert set(committed) <= set(after), "a crossing committed before the kill was lost"
     assert len(after) == len(set(after)), "a crossing was stored twice"

@@ -76,12 +76,12 @@ def test_corrupt_model_is_refused(tmp_path: Path, yolov5n_onnx: Path) -> None:
 def test_checksum_mismatch_is_refused(tmp_path: Path, yolov5n_onnx: Path) -> None:
     copy = tmp_path / "m.onnx"
     shutil.copy(yolov5n_onnx, copy)
-    with pytest.raises(ModelFileError, match="has sha256 .* expected 0{64}"):
+    with pytest.raises(ModelFileError, match=r"has sha256 .* expected 0{64}"):
         create_detector(_cfg(copy, sha256="0" * 64))
 
 
 def test_missing_model_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="model.path"):
+    with pytest.raises(ModelFileError, match=r"model\.path"):
         create_detector(_cfg(tmp_path / "nope.onnx"))
 
 

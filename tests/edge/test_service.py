@@ -34,15 +34,22 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _cfg(tmp: Path, cameras: list[dict], model: Path, port: int) -> object:
-    return validate_config({
-        "cameras": cameras,
-        "model": {"path": str(model), "input_size": 320},
-        "tracker": {"name": "bytetrack"},
-        "storage": {"db": str(tmp / "c.db")},
-        "metrics": {"port": port},
-        "watchdog": {"backoff_initial_s": 0.2, "backoff_max_s": 0.5, "max_restarts": 2,
-                     "reconnect_initial_s": 0.2, "reconnect_max_s": 0.5},
-    })
+    return validate_config(
+        {
+            "cameras": cameras,
+            "model": {"path": str(model), "input_size": 320},
+            "tracker": {"name": "bytetrack"},
+            "storage": {"db": str(tmp / "c.db")},
+            "metrics": {"port": port},
+            "watchdog": {
+                "backoff_initial_s": 0.2,
+                "backoff_max_s": 0.5,
+                "max_restarts": 2,
+                "reconnect_initial_s": 0.2,
+                "reconnect_max_s": 0.5,
+            },
+        }
+    )
 
 
 LINE = [{"name": "x240", "points": [[240, 0], [240, 360]]}]
@@ -52,11 +59,16 @@ def test_cameras_are_isolated_and_streams_reconnect(tmp_path: Path, short_clip: 
     port = free_port()
     with MjpegCamera(VTEST, fps=15, drop_after=40) as cam:
         cam.down()  # the stream camera starts unreachable
-        cfg = _cfg(tmp_path, [
-            {"name": "file", "source": str(short_clip), "lines": LINE},
-            {"name": "live", "source": cam.url, "lines": LINE},
-            {"name": "broken", "source": str(tmp_path / "missing.avi"), "lines": LINE},
-        ], yolov5n_onnx, port)
+        cfg = _cfg(
+            tmp_path,
+            [
+                {"name": "file", "source": str(short_clip), "lines": LINE},
+                {"name": "live", "source": cam.url, "lines": LINE},
+                {"name": "broken", "source": str(tmp_path / "missing.avi"), "lines": LINE},
+            ],
+            yolov5n_onnx,
+            port,
+        )
         service = EdgeService(cfg, RunOptions(progress=False))
         results: dict = {}
         runner = threading.Thread(target=lambda: results.update(service.run()))

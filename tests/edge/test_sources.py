@@ -17,8 +17,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize(
     ("uri", "kind"),
-    [("0", "usb"), ("/dev/video2", "usb"), ("rtsp://cam/1", "stream"), ("http://x/y.mjpg", "stream"),
-     ("/data/a.mp4", "file")],
+    [
+        ("0", "usb"),
+        ("/dev/video2", "usb"),
+        ("rtsp://cam/1", "stream"),
+        ("http://x/y.mjpg", "stream"),
+        ("/data/a.mp4", "file"),
+    ],
 )
 def test_source_kind(uri: str, kind: str) -> None:
     assert source_kind(uri) == kind
@@ -71,5 +76,5 @@ def test_file_source_ends_cleanly_and_resumes_frame_exactly(short_clip: Path) ->
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist. Fix: check cameras"):
+    with pytest.raises(SourceError, match=r"does not exist\. Fix: check cameras"):
         VideoSource(str(tmp_path / "nope.mp4"))

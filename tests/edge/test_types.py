@@ -7,9 +7,23 @@ from edge.types import CrossingEvent, Detections, Direction, Tracks
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"xyxy": np.zeros((2, 3)), "confidence": np.zeros(2), "class_id": np.zeros(2)}, r"xyxy must have shape \(N, 4\), got \(2, 3\)"),
-        ({"xyxy": np.zeros((2, 4)), "confidence": np.zeros(3), "class_id": np.zeros(2)}, r"confidence must have shape \(2\), got \(3,\)"),
-        ({"xyxy": np.zeros((2, 4)), "confidence": np.zeros(2), "class_id": np.zeros(2), "class_probs": np.zeros((3, 2))}, r"class_probs must have shape \(2, N\)"),
+        (
+            {"xyxy": np.zeros((2, 3)), "confidence": np.zeros(2), "class_id": np.zeros(2)},
+            r"xyxy must have shape \(N, 4\), got \(2, 3\)",
+        ),
+        (
+            {"xyxy": np.zeros((2, 4)), "confidence": np.zeros(3), "class_id": np.zeros(2)},
+            r"confidence must have shape \(2\), got \(3,\)",
+        ),
+        (
+            {
+                "xyxy": np.zeros((2, 4)),
+                "confidence": np.zeros(2),
+                "class_id": np.zeros(2),
+                "class_probs": np.zeros((3, 2)),
+            },
+            r"class_probs must have shape \(2, N\)",
+        ),
     ],
 )
 def test_detections_validate_shapes(kwargs: dict, message: str) -> None:

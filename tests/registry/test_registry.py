@@ -24,8 +24,9 @@ def test_publish_makes_immutable_numbered_versions(reg: Registry, artefacts: dic
 
 def test_concurrent_publishers_never_share_a_number(reg: Registry, artefacts: dict[str, Path]) -> None:
     got: list[int] = []
-    threads = [threading.Thread(target=lambda: got.append(reg.publish("people", artefacts)["version"]))
-               for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: got.append(reg.publish("people", artefacts)["version"])) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -47,8 +48,14 @@ def test_promote_rollback_and_history(reg: Registry, artefacts: dict[str, Path])
         reg.rollback("people", "production")
     events = [(e["event"], e.get("alias"), e["version"]) for e in reg.history("people")]
     assert events[:3] == [("publish", None, 1), ("publish", None, 2), ("publish", None, 3)]
-    assert sorted(events[3:]) == sorted([("promote", "production", 1), ("promote", "production", 3),
-                                         ("promote", "canary", 2), ("rollback", "production", 1)])
+    assert sorted(events[3:]) == sorted(
+        [
+            ("promote", "production", 1),
+            ("promote", "production", 3),
+            ("promote", "canary", 2),
+            ("rollback", "production", 1),
+        ]
+    )
     assert all("actor" in e and "time" in e for e in reg.history("people"))
 
 
@@ -87,12 +94,19 @@ def test_concurrent_promotions_one_winner_per_round(reg: Registry, artefacts: di
         reg.publish("people", artefacts)
     reg.promote("people", 1, "production")
     for _round in range(3):
-        barrier = threading.Barrier(n)
         wins: list[int] = []
         losses: list[str] = []
         current = reg.resolve(Ref.parse("people@production"))
+        contenders = [v for v in range(1, n + 1) if v != current]
+        barrier = threading.Barrier(len(contenders))
 
-        def attempt(version: int, current: int = current) -> None:
+        def attempt(
+            version: int,
+            current: int = current,
+            barrier: threading.Barrier = barrier,
+            wins: list[int] = wins,
+            losses: list[str] = losses,
+        ) -> None:
             barrier.wait()
             try:
                 reg.promote("people", version, "production", expected=current)
@@ -100,8 +114,6 @@ def test_concurrent_promotions_one_winner_per_round(reg: Registry, artefacts: di
             except AliasConflict as exc:
                 losses.append(str(exc))
 
-        contenders = [v for v in range(1, n + 1) if v != current]
-        barrier = threading.Barrier(len(contenders))
         threads = [threading.Thread(target=attempt, args=(v,)) for v in contenders]
         for t in threads:
             t.start()
@@ -113,7 +125,7 @@ def test_concurrent_promotions_one_winner_per_round(reg: Registry, artefacts: di
     promotes = [e for e in reg.history("people") if e["event"] == "promote"]
     assert len(promotes) == 1 + 3, "history holds exactly the winning moves"
     chain = [e["version"] for e in sorted(promotes, key=lambda e: e["time"])]
-    assert all(e["from"] == prev for e, prev in zip(sorted(promotes, key=lambda e: e["time"])[1:], chain))
+    assert all(e["from"] == prev for e, prev in zip(sorted(promotes, key=lambda e: e["time"])[1:], chain, strict=False))
 
 
 def test_fetch_verifies_and_places_atomically(reg: Registry, artefacts: dict[str, Path], tmp_path: Path) -> None:
@@ -139,7 +151,9 @@ def test_corrupt_artefact_is_refused_and_the_previous_model_kept(
     key = f"{Registry._vdir('people', 2)}/artefacts/model.onnx"
     data, _ = reg.storage.get(key)
     reg.storage.put(key, data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
-    with pytest.raises(IntegrityError, match=r"artefact model.onnx: sha256 [0-9a-f]{64} does not match the published [0-9a-f]{64}"):
+    with pytest.raises(
+        IntegrityError, match=r"artefact model.onnx: sha256 [0-9a-f]{64} does not match the published [0-9a-f]{64}"
+    ):
         reg.fetch(Ref.parse("people:2"), dest)
     assert (dest / "current").resolve().name == "v1"
     assert (dest / "current" / "model.onnx").read_bytes() == before
