@@ -41,7 +41,7 @@ def read_frames(n: int) -> list:
 def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
     from edge.detectors.onnx import OnnxDetector
 
-    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=1)
+    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
     for f in frames[:5]:
         det.detect(f)
     t0 = time.perf_counter()
@@ -59,7 +59,7 @@ def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, fr
     from edge.store import CountStore
     from edge.tracking import create_tracker
 
-    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=1)
+    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
     trk = create_tracker(
         tracker,
         {"reid_refresh_frames": 5} if tracker == "strongsort" else None,
@@ -92,6 +92,7 @@ def naive_loop(weights: Path, reid: Path, frames: list) -> float:
     shim.RepositoryNotFoundError = hf_errors.RepositoryNotFoundError  # type: ignore[attr-defined]
     sys.modules["huggingface_hub.utils._errors"] = shim
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"  # the reference checkpoint is a full pickle
     os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(tempfile.gettempdir(), "footfall-ultralytics"))
     import torch
     import yolov5

@@ -55,7 +55,9 @@ class CameraConfig(_Section):
     source: str = Field(min_length=1, description="Video file, rtsp://, http(s):// URL, or USB index.")
     lines: list[LineConfig] = Field(min_length=1, description="Counting lines of this camera.")
     start_time: float | None = Field(
-        None, description="Epoch seconds of the first frame of a file source (default: when first run)."
+        None,
+        description="Epoch seconds of the first frame of a file source (default: the file's modification time "
+        "minus its duration, i.e. when the recording started).",
     )
     enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
 
@@ -148,7 +150,6 @@ class CountingConfig(_Section):
 
 class StorageConfig(_Section):
     db: Path = Field(Path("footfall.db"), description="SQLite file for crossings and checkpoints.")
-    interval_minutes: int = Field(15, ge=1, le=1440, description="Default report interval.")
     checkpoint_every_s: float = Field(5.0, gt=0, le=3600, description="Resume point spacing, source seconds.")
     reid_cache_dir: Path | None = Field(None, description="Where ReID .pt → .onnx exports are cached.")
 

@@ -50,7 +50,7 @@ def test_errors_name_the_key(data: dict, key: str, text: str) -> None:
 
 def test_every_error_is_reported_at_once() -> None:
     data = with_("model.conf_threshold", 2)
-    data["storage"] = {"interval_minutes": 0}
+    data["storage"] = {"checkpoint_every_s": 0}
     with pytest.raises(ConfigError) as info:
         validate_config(data)
     assert len(info.value.problems) == 2
