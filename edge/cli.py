@@ -318,3 +318,31 @@ def export_reid_cmd(weights: Path, out: Path) -> None:
 
     export_reid_onnx(weights, out)
     click.echo(f"wrote {out}")
+
+
+@edge.command("sync")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option("--to", "url", help="Override capture.sync.url: s3://BUCKET/PREFIX or file://PATH.")
+@click.option("--store", help="Override capture.sync.store.")
+def sync_cmd(config_path: Path, url: str | None, store: str | None) -> None:
+    """Upload the capture spool; local items are deleted only after their upload is confirmed."""
+    from edge.capture import Spool
+    from edge.sync import sync_spool
+    from registry.storage import open_storage
+
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    target_url = url or cfg.capture.sync.url
+    if not target_url:
+        raise click.UsageError("no upload target: set capture.sync.url or pass --to")
+    spool = Spool(cfg.capture.dir, cfg.capture.quota_mb * 1e6, cfg.capture.retention_days * 86400)
+    try:
+        result = sync_spool(spool, open_storage(target_url), store or cfg.capture.sync.store)
+    except Exception as exc:  # network cut, credentials: what was confirmed stays deleted, the rest stays queued
+        raise click.ClickException(f"sync stopped: {exc}; run it again to resume") from None
+    finally:
+        spool.close()
+    click.echo(f"uploaded {result.uploaded} item(s) in {result.seconds:.1f}s; {result.remaining} left")

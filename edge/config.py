@@ -154,6 +154,39 @@ class StorageConfig(_Section):
     reid_cache_dir: Path | None = Field(None, description="Where ReID .pt → .onnx exports are cached.")
 
 
+class SyncConfig(_Section):
+    url: str | None = Field(
+        None, description="Upload target: s3://BUCKET/PREFIX or file://PATH. Unset: nothing leaves the device."
+    )
+    store: str = Field("store", pattern=_NAME, description="Store id in the upload keys (captures/STORE/...).")
+    every_s: float = Field(0, ge=0, le=86400, description="Upload period while running (0 = only 'edge sync').")
+
+
+class CaptureConfig(_Section):
+    enabled: bool = Field(False, description="Save frames, YOLO labels and MOT tracks for the flywheel.")
+    dir: Path = Field(Path("spool"), description="Spool folder on the device.")
+    quota_mb: float = Field(2048, gt=0, description="Disk quota of the spool; the oldest items are evicted.")
+    retention_days: float = Field(14, gt=0, description="Captured items older than this are deleted.")
+    jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of saved frames.")
+    max_per_minute: float = Field(6, gt=0, le=600, description="Rate limit of saved frames per camera.")
+    min_gap_s: float = Field(2.0, ge=0, description="Never save two near-identical frames closer than this.")
+    similar_below: float = Field(
+        3.0,
+        ge=0,
+        description="Mean absolute difference (0-255) of 32×32 thumbnails under which frames are near-identical.",
+    )
+    informative_conf: tuple[float, float] = Field(
+        (0.25, 0.6), description="A detection with confidence in this band is borderline: its frame is informative."
+    )
+    crowd: int = Field(6, ge=1, description="A frame with at least this many people is informative.")
+    background_share: float = Field(0.1, ge=0, le=1, description="Probability of saving a frame with no detection.")
+    random_share: float = Field(0.05, ge=0, le=1, description="Probability of saving an unremarkable frame.")
+    blur_heads: bool = Field(False, description="Blur the head region (top fifth) of every detected person.")
+    tracks: bool = Field(True, description="Write every track of every frame in MOT format.")
+    seed: int = Field(0, description="Seed of the sampling randomness (reproducible captures).")
+    sync: SyncConfig = Field(default_factory=lambda: SyncConfig())
+
+
 class MetricsConfig(_Section):
     host: str = Field("127.0.0.1", description="Bind address of /metrics and /health.")
     port: int = Field(9108, ge=0, le=65535, description="0 disables the HTTP endpoint.")
@@ -176,6 +209,7 @@ class EdgeConfig(_Section):
     storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
     metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig())
     watchdog: WatchdogConfig = Field(default_factory=lambda: WatchdogConfig())
+    capture: CaptureConfig = Field(default_factory=lambda: CaptureConfig())
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
@@ -259,6 +293,7 @@ def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
             "storage": cfg.storage.model_copy(
                 update={"db": res(cfg.storage.db), "reid_cache_dir": res(cfg.storage.reid_cache_dir)}
             ),
+            "capture": cfg.capture.model_copy(update={"dir": res(cfg.capture.dir)}),
         }
     )
 

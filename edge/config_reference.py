@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from edge.config import CameraConfig, EdgeConfig, LineConfig
 
+_NESTED: dict[str, type[BaseModel]] = {"cameras": CameraConfig, "lines": LineConfig}
+
 
 def _default(field: Any) -> str:
     if field.is_required():
@@ -23,7 +25,7 @@ def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         ann = field.annotation
-        nested = {"cameras": CameraConfig, "lines": LineConfig}.get(name)
+        nested = _NESTED.get(name)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows += _rows(f"{key}.", ann)
             continue

@@ -102,7 +102,7 @@ def run_camera(
     stop: threading.Event | None = None,
     stats: CameraStats | None = None,
     on_progress: Callable[[CameraStats, int], None] | None = None,
-    on_tracks: Callable[[Frame, Detections, Tracks], None] | None = None,
+    on_tracks: Callable[[Frame, Detections, Tracks], object] | None = None,
 ) -> RunResult:
     """Count one camera until its source ends, ``max_frames`` were processed, or ``stop`` is set.
 

@@ -7,6 +7,7 @@ exponential backoff and gives up on a camera that fails more than ``max_restarts
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing as mp
@@ -104,7 +105,16 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
             messages.put(("stats", camera, stats, index, parts["source"].frame_count))
 
     stats = CameraStats(camera)
-    with CountStore(cfg.storage.db) as store:
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(CountStore(cfg.storage.db))
+        sink = None
+        if cfg.capture.enabled:
+            from edge.capture import CaptureSink
+
+            detector = parts["detector"]
+            sink = stack.enter_context(
+                CaptureSink(cfg.capture, camera, session, list(detector.class_names), detector.model_version)
+            )
         result = run_camera(
             camera=camera,
             store=store,
@@ -114,6 +124,7 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
             stop=stop,
             stats=stats,
             on_progress=progress,
+            on_tracks=sink.offer if sink else None,
             **parts,
         )
     messages.put(("stats", camera, stats, stats.frames, parts["source"].frame_count))
@@ -176,6 +187,9 @@ class EdgeService:
             log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
         blob = pickle.dumps(self.cfg)
         last_log = time.monotonic()
+        sync = self.cfg.capture.sync
+        if self.cfg.capture.enabled and sync.url and sync.every_s > 0:
+            threading.Thread(target=self._sync_loop, name="capture-sync", daemon=True).start()
         try:
             while True:
                 now = time.monotonic()
@@ -202,6 +216,23 @@ class EdgeService:
                 server.shutdown()
             listener.stop()
         return {name: w.result for name, w in self._workers.items()}
+
+    def _sync_loop(self) -> None:
+        from edge.capture import Spool
+        from edge.sync import sync_spool
+        from registry.storage import open_storage
+
+        cap = self.cfg.capture
+        assert cap.sync.url is not None
+        while not self._stop.wait(cap.sync.every_s):
+            spool = Spool(cap.dir, cap.quota_mb * 1e6, cap.retention_days * 86400)
+            try:
+                result = sync_spool(spool, open_storage(cap.sync.url), cap.sync.store)
+                log.info("capture sync: %d item(s) uploaded, %d left", result.uploaded, result.remaining)
+            except Exception as exc:  # a network cut: try again next period, nothing local is lost
+                log.warning("capture sync failed (%s); retrying in %.0fs", exc, cap.sync.every_s)
+            finally:
+                spool.close()
 
     def _supervise(self, w: _Worker, blob: bytes, now: float) -> None:
         if w.done or w.gave_up:
