@@ -11,6 +11,7 @@ Prints absolute ms/frame for each and the ratios; writes JSON with --json FILE.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -50,7 +51,11 @@ def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
     return (time.perf_counter() - t0) / len(frames)
 
 
-def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, frames: int) -> tuple[float, dict]:
+def end_to_end(
+    model: Path, size: int, conf: float, tracker: str, reid: Path, frames: int, capture: bool = False
+) -> tuple[float, dict]:
+    from edge.capture import CaptureSink
+    from edge.config import CaptureConfig
     from edge.counting import CrossingCounter
     from edge.detectors.onnx import OnnxDetector
     from edge.geometry import Line, Point
@@ -60,16 +65,22 @@ def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, fr
     from edge.tracking import create_tracker
 
     det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
-    trk = create_tracker(
+    trk = create_tracker(  # the tracker's packaged defaults, as a device runs it
         tracker,
-        {"reid_refresh_frames": 5} if tracker == "strongsort" else None,
+        None,
         reid_weights=reid if tracker == "strongsort" else None,
         reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
         stitch_max_gap_frames=50,
     )
     lines = {"x240": Line(Point(240, 0), Point(240, 360)), "y200": Line(Point(0, 200), Point(480, 200))}
     counter = CrossingCounter("bench", lines, ["person"])
-    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
+    extra: dict = {}
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        store = stack.enter_context(CountStore(tmp / "c.db"))
+        sink = None
+        if capture:  # the default sampling policy of CaptureConfig, MOT tracks on
+            sink = stack.enter_context(CaptureSink(CaptureConfig(dir=tmp / "spool"), "bench", "s", ["person"], "b"))
         r = run_camera(
             camera="bench",
             source=VideoSource(str(VIDEO), start_ts=0.0),
@@ -79,8 +90,12 @@ def end_to_end(model: Path, size: int, conf: float, tracker: str, reid: Path, fr
             store=store,
             session="bench",
             max_frames=frames,
+            on_tracks=sink.offer if sink else None,
         )
-    return r.seconds / r.frames, {"reid_crops_per_frame": round(getattr(trk, "crops_encoded", 0) / r.frames, 2)}
+        if sink:
+            extra["captured_frames"] = sink.saved
+    extra["reid_crops_per_frame"] = round(getattr(trk, "crops_encoded", 0) / r.frames, 2)
+    return r.seconds / r.frames, extra
 
 
 def naive_loop(weights: Path, reid: Path, frames: list) -> float:
@@ -120,12 +135,18 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "yolov5n.onnx")
     ap.add_argument("--reid", type=Path, default=DATA / "reid" / "osnet_x0_25_msmt17.pt")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--capture", action="store_true", help="also run end to end with capture on (ratio to off)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
     frames = read_frames(args.frames)
     det_s = detector_only(args.model, args.input_size, args.conf, frames)
     e2e_s, extra = end_to_end(args.model, args.input_size, args.conf, args.tracker, args.reid, len(frames))
+    cap_s, cap_extra = (
+        end_to_end(args.model, args.input_size, args.conf, args.tracker, args.reid, len(frames), capture=True)
+        if args.capture
+        else (None, {})
+    )
     naive_s = None if args.skip_naive else naive_loop(DATA / "weights" / "yolov5n.pt", args.reid, frames)
     out = {
         "frames": len(frames),
@@ -139,11 +160,20 @@ def main() -> None:
         "speedup_vs_naive": None if naive_s is None else round(naive_s / e2e_s, 2),
         **extra,
     }
+    if cap_s is not None:
+        out["capture_on_ms"] = round(cap_s * 1000, 1)
+        out["capture_slowdown_pct"] = round(100 * (cap_s / e2e_s - 1), 1)
+        out["captured_frames"] = cap_extra["captured_frames"]
     print(f"detector only : {out['detector_only_ms']:7.1f} ms/frame")
     print(
         f"end to end    : {out['end_to_end_ms']:7.1f} ms/frame ({out['end_to_end_fps']} fps), "
         f"+{out['overhead_vs_detector_pct']}% over the detector alone"
     )
+    if cap_s is not None:
+        print(
+            f"with capture  : {out['capture_on_ms']:7.1f} ms/frame ({out['capture_slowdown_pct']:+}% vs capture off,"
+            f" {out['captured_frames']} frames saved)"
+        )
     if naive_s is not None:
         print(f"naive loop    : {out['naive_ms']:7.1f} ms/frame → end to end is {out['speedup_vs_naive']}x faster")
     print(json.dumps(out))

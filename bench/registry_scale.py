@@ -53,6 +53,11 @@ def measure(url: str, versions: int, tmp: Path) -> dict:
     out["show_ms_at_n"] = _ms(lambda: reg.metadata("people", reg.resolve(Ref("people", alias="production"))))
     out["fetch_ms_at_n"] = _ms(lambda: reg.fetch(Ref("people", alias="production"), tmp / "destn"))
     out["list_growth_ratio"] = round(out["list_ms_at_n"] / max(out["list_ms_at_10"], 1e-6), 2)
+    # the baseline a registry without an index would pay: read every version's metadata
+    out["list_by_reading_every_metadata_ms"] = _ms(
+        lambda: [reg.metadata("people", v) for v in range(1, versions + 1)], repeat=1
+    )
+    out["list_speedup_vs_reading_all"] = round(out["list_by_reading_every_metadata_ms"] / out["list_ms_at_n"], 1)
     for k, v in list(out.items()):
         if isinstance(v, float):
             out[k] = round(v, 2)
@@ -77,7 +82,8 @@ def main() -> None:
         print(
             f"{r['backend']:>4}: publish {r['publish_ms_first_10']} ms (first 10) → {r['publish_ms_last_10']} ms "
             f"(last 10); list {r['list_ms_at_10']} ms at 10 → {r['list_ms_at_n']} ms at {r['versions']} "
-            f"(x{r['list_growth_ratio']}); show {r['show_ms_at_n']} ms; fetch {r['fetch_ms_at_10']} → "
+            f"(x{r['list_growth_ratio']}; reading every metadata instead: {r['list_by_reading_every_metadata_ms']} ms,"
+            f" {r['list_speedup_vs_reading_all']}x slower); show {r['show_ms_at_n']} ms; fetch {r['fetch_ms_at_10']} → "
             f"{r['fetch_ms_at_n']} ms"
         )
     print(json.dumps(results))

@@ -106,7 +106,7 @@ class TrackerConfig(_Section):
     name: str = Field("auto", description=f"One of {sorted(TRACKERS)}, or auto (strongsort with ReID weights).")
     reid_weights: Path | None = Field(None, description="OSNet ReID weights (.pt or .onnx), local path.")
     params: dict[str, Any] = Field(default_factory=dict, description="Overrides of the tracker's YAML defaults.")
-    threads: int = Field(1, ge=1, le=64, description="Threads for the ReID network.")
+    threads: int = Field(0, ge=0, le=64, description="Threads for the ReID network (0 = runtime default).")
     stitch_max_gap_frames: int = Field(
         50,
         ge=0,

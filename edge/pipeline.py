@@ -103,6 +103,7 @@ def run_camera(
     stats: CameraStats | None = None,
     on_progress: Callable[[CameraStats, int], None] | None = None,
     on_tracks: Callable[[Frame, Detections, Tracks], object] | None = None,
+    reload_detector: Callable[[], Detector | None] | None = None,
 ) -> RunResult:
     """Count one camera until its source ends, ``max_frames`` were processed, or ``stop`` is set.
 
@@ -137,6 +138,9 @@ def run_camera(
     tick = time.perf_counter()
     finished = False
     for frame in frames:
+        if reload_detector is not None and (new := reload_detector()) is not None:
+            detector = new  # between two frames: tracks, counts and pending U-turns carry on
+            stats.model_version = detector.model_version
         detections = detector.detect(frame.image)
         tracks = tracker.update(detections, frame.image)
         events = counter.update(tracks, frame.ts, frame.index, detections)

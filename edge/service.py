@@ -115,7 +115,11 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
             sink = stack.enter_context(
                 CaptureSink(cfg.capture, camera, session, list(detector.class_names), detector.model_version)
             )
+        from edge.model_watch import ModelWatcher
+
+        watcher = ModelWatcher(cfg.model, parts["detector"])
         result = run_camera(
+            reload_detector=watcher.poll,
             camera=camera,
             store=store,
             session=session,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -68,6 +70,23 @@ DETECTORS: dict[str, Callable[[ModelConfig, Sequence[str], Mapping[str, str] | N
 }
 
 
+def registry_version(path: Path) -> str | None:
+    """``NAME:VERSION`` of a model placed by ``footfall registry fetch``, after checking its checksum.
+
+    A fetched version folder holds ``metadata.json`` with the SHA-256 of every artefact; a file that
+    no longer matches it is refused.
+    """
+    real = Path(os.path.realpath(path))
+    meta_path = real.parent / "metadata.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    expected = meta.get("files", {}).get(real.name, {}).get("sha256")
+    if expected:
+        check_model_file(real, expected)
+    return f"{meta.get('name', 'model')}:{meta.get('version', '?')}"
+
+
 def create_detector(cfg: ModelConfig) -> Detector:
     """Build the detector named by ``cfg.backend`` (``auto`` picks by the file extension)."""
     backend = cfg.resolved_backend()
@@ -75,4 +94,8 @@ def create_detector(cfg: ModelConfig) -> Detector:
         factory = DETECTORS[backend]
     except KeyError:
         raise ValueError(f"Unknown detector backend {backend!r}. Available: {', '.join(sorted(DETECTORS))}") from None
-    return factory(cfg, cfg.classes, cfg.class_map)
+    version = registry_version(cfg.path) if cfg.path.exists() else None
+    detector = factory(cfg, cfg.classes, cfg.class_map)
+    if version:
+        detector.model_version = version
+    return detector

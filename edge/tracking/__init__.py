@@ -58,7 +58,7 @@ def create_tracker(
     *,
     reid_weights: Path | None = None,
     reid_cache_dir: Path | None = None,
-    threads: int = 1,
+    threads: int = 0,
     stitch_max_gap_frames: int = 0,
 ) -> Tracker:
     """Build tracker ``name`` with its packaged defaults overridden by ``params``."""

@@ -53,7 +53,7 @@ def export_reid_onnx(weights: Path, out: Path) -> Path:
 class OnnxReID:
     """OSNet on ONNX Runtime with boxmot's ``get_features(xyxy, image)`` interface."""
 
-    def __init__(self, onnx_path: Path, threads: int = 1, input_hw: tuple[int, int] = (256, 128)) -> None:
+    def __init__(self, onnx_path: Path, threads: int = 0, input_hw: tuple[int, int] = (256, 128)) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -164,12 +164,13 @@ class BoxmotTracker:
         *,
         reid_weights: Path | None = None,
         reid_cache_dir: Path | None = None,
-        threads: int = 1,
+        threads: int = 0,
     ) -> None:
         import boxmot
         import torch
 
-        torch.set_num_threads(max(1, threads))
+        if threads:
+            torch.set_num_threads(threads)
         params = dict(params)
         refresh = int(params.pop("reid_refresh_frames", 1))
         self.name = name
