@@ -1,0 +1,221 @@
+"""Real ansible-playbook runs against two local test stores (local connection, one root folder each).
+
+Each store runs a real edge service on a live local camera; the playbooks deploy models from a real
+registry. Shown: first run changes, second changes nothing, a corrupted artefact is refused, a model
+that does not come up healthy is rolled back, and status reports the right version everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from registry.core import Registry
+from registry.storage import FileStorage
+from tests.conftest import VTEST, footfall_cmd
+from tests.mjpeg_server import MjpegCamera
+
+pytestmark = pytest.mark.slow
+
+ANSIBLE = Path(__file__).resolve().parents[2] / "ansible"
+VENV_BIN = Path(sys.executable).parent
+HOSTS = {"store-a": "canary", "store-b": "wave1"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _health(port: int) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+    except OSError:
+        return {}
+
+
+def playbook(inventory: Path, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(inventory.parent / ".ansible-tmp"),
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+    }
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE / "playbooks" / name), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ANSIBLE,
+    )
+
+
+def recap(out: str) -> dict[str, dict[str, int]]:
+    rows = {}
+    for host, stats in re.findall(r"^(store-\w+)\s+:\s+(.*)$", out, re.M):
+        rows[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stats)}
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("fleet")
+    reg_url = f"file://{tmp / 'registry'}"
+    reg = Registry(FileStorage(tmp / "registry"))
+    for _ in range(2):
+        reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
+    reg.promote("people", 1, "production")
+    camera = MjpegCamera(VTEST, fps=10).__enter__()
+    hosts: dict = {"all": {"children": {"stores": {"children": {"canary": {"hosts": {}}, "wave1": {"hosts": {}}}}}}}
+    procs = {}
+    ports = {}
+    for host, group in HOSTS.items():
+        root = tmp / host
+        ports[host] = _port()
+        hosts["all"]["children"]["stores"]["children"][group]["hosts"][host] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "footfall_edge_root": str(root),
+            "footfall_edge_create_user": False,
+            "footfall_edge_service_manager": "none",
+            "footfall_edge_metrics_port": ports[host],
+            "footfall_edge_classes": ["person"],
+            "footfall_edge_cameras": [
+                {"name": "door", "source": camera.url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
+            ],
+            "footfall_model_root": str(root),
+            "footfall_model_command": str(VENV_BIN / "footfall"),
+            "footfall_model_registry_url": reg_url,
+            "footfall_model_service_manager": "none",
+            "footfall_model_health_url": f"http://127.0.0.1:{ports[host]}/health",
+            "footfall_model_health_retries": 20,
+            "footfall_model_health_delay": 1,
+        }
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(hosts))
+    installed = playbook(inventory, "site.yml")
+    assert installed.returncode == 0, installed.stdout[-3000:]
+    for host in HOSTS:  # first provisioning of a store: its initial model, then the service starts
+        models = tmp / host / "var/lib/footfall/models"
+        subprocess.run(
+            footfall_cmd("registry", "--url", reg_url, "fetch", "people:1", "--dest", str(models)),
+            check=True,
+            capture_output=True,
+        )
+        procs[host] = subprocess.Popen(
+            footfall_cmd("edge", "run", "--config", str(tmp / host / "etc/footfall/edge.yaml"), "--no-progress"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(
+        _health(p).get("model_version") == "people:1" for p in ports.values()
+    ):
+        time.sleep(1)
+    assert all(_health(p).get("model_version") == "people:1" for p in ports.values())
+    yield {"tmp": tmp, "reg": reg, "inventory": inventory, "ports": ports, "reg_url": reg_url}
+    for p in procs.values():
+        p.terminate()
+    for p in procs.values():
+        p.wait(30)
+    camera.__exit__()
+    shutil.rmtree(tmp / ".ansible-tmp", ignore_errors=True)
+
+
+def _running(fleet: dict) -> dict[str, str]:
+    return {h: _health(p).get("model_version", "down") for h, p in fleet["ports"].items()}
+
+
+def _link(fleet: dict, host: str) -> str:
+    return os.readlink(fleet["tmp"] / host / "var/lib/footfall/models/current")
+
+
+def test_rollout_then_idempotent(fleet: dict) -> None:
+    fleet["reg"].promote("people", 2, "production")
+    first = playbook(fleet["inventory"], "rollout.yml")
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert all(r["changed"] > 0 for r in recap(first.stdout).values()), first.stdout[-2000:]
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+    again = playbook(fleet["inventory"], "rollout.yml")
+    assert again.returncode == 0
+    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), again.stdout[-2000:]
+
+
+def test_corrupted_artefact_is_refused_and_the_wave_stops(fleet: dict, yolov5n_onnx: Path) -> None:
+    reg = fleet["reg"]
+    meta = reg.publish("people", {"model.onnx": yolov5n_onnx})
+    key = f"{Registry._vdir('people', meta['version'])}/artefacts/model.onnx"
+    data, _ = reg.storage.get(key)
+    reg.storage.put(key, data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
+    reg.promote("people", meta["version"], "production")
+    run = playbook(fleet["inventory"], "rollout.yml")
+    assert run.returncode != 0
+    assert "does not match the published" in run.stdout
+    assert "store-b" not in recap(run.stdout) or recap(run.stdout)["store-b"]["changed"] == 0
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+    assert _link(fleet, "store-a") == _link(fleet, "store-b") == "v2"
+
+
+def test_unhealthy_model_is_rolled_back(fleet: dict, yolov5n_onnx: Path) -> None:
+    reg = fleet["reg"]
+    broken = fleet["tmp"] / "broken.onnx"
+    broken.write_bytes(yolov5n_onnx.read_bytes()[:40_000])
+    meta = reg.publish("people", {"model.onnx": broken})
+    reg.promote("people", meta["version"], "production")
+    run = playbook(fleet["inventory"], "rollout.yml")
+    assert run.returncode != 0
+    assert f"people:{meta['version']} was not deployed on store-a" in run.stdout
+    assert _link(fleet, "store-a") == "v2", "the canary switched back"
+    assert _link(fleet, "store-b") == "v2", "the wave never started"
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+
+
+def test_status_and_rollback(fleet: dict) -> None:
+    status = playbook(fleet["inventory"], "status.yml")
+    assert status.returncode == 0, status.stdout[-3000:]
+    assert re.search(r"store-a \| people:2 \|\s*v2 \| ok", status.stdout), status.stdout[-2000:]
+    assert re.search(r"store-b \| people:2 \|\s*v2 \| ok", status.stdout)
+    # production went 1 → 2 → corrupted → broken; two rollbacks of the alias bring back version 2
+    fleet["reg"].rollback("people", "production")
+    back = playbook(fleet["inventory"], "rollback.yml")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+
+
+def test_syntax_and_lint() -> None:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    for name in ("site.yml", "rollout.yml", "rollback.yml", "status.yml"):
+        proc = subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), "--syntax-check", f"playbooks/{name}"],
+            cwd=ANSIBLE,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    lint = subprocess.run(
+        [str(VENV_BIN / "ansible-lint"), "--offline", "playbooks", "roles"],
+        cwd=ANSIBLE,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert lint.returncode == 0, lint.stdout[-4000:] + lint.stderr[-2000:]
