@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -137,3 +138,59 @@ def postprocess(
     xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - box.pad_x) / box.gain).clip(0, frame_hw[1])
     xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - box.pad_y) / box.gain).clip(0, frame_hw[0])
     return Detections(xyxy, conf[idx], cls[idx], probs[idx])
+
+
+class YoloV5Backend:
+    """What every YOLOv5 backend shares: class mapping, thresholds, letterbox → forward → NMS.
+
+    A backend sets ``stride`` (and ``_fixed_hw`` for a fixed-shape model), calls ``_setup`` and
+    implements ``_forward`` (blob → raw predictions).
+    """
+
+    stride: int = 32
+    _fixed_hw: tuple[int, int] | None = None
+
+    def _setup(
+        self,
+        model_names: Sequence[str],
+        product_classes: Sequence[str],
+        class_map: Mapping[str, str] | None,
+        input_size: int,
+        conf_threshold: float,
+        iou_threshold: float,
+        max_det: int,
+    ) -> None:
+        self.model_names = list(model_names)
+        self._mapping = ClassMapping.build(model_names, product_classes, class_map)
+        self.class_names = self._mapping.product_names
+        self.input_size = input_size
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        self.max_det = max_det
+
+    def _forward(self, blob: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        blob, box = preprocess(frame_bgr, self.input_size, self.stride, self._fixed_hw)
+        return postprocess(
+            self._forward(blob),
+            box,
+            frame_bgr.shape[:2],
+            self._mapping,
+            self.conf_threshold,
+            self.iou_threshold,
+            self.max_det,
+        )
+
+
+def common_options(cfg: Any) -> dict[str, Any]:
+    """The ``ModelConfig`` fields every backend takes."""
+    return {
+        "input_size": cfg.input_size,
+        "conf_threshold": cfg.conf_threshold,
+        "iou_threshold": cfg.iou_threshold,
+        "max_det": cfg.max_det,
+        "threads": cfg.threads,
+        "sha256": cfg.sha256,
+    }

@@ -13,8 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.detectors import ModelFileError, check_model_file
-from edge.detectors.common import ClassMapping, postprocess, preprocess
-from edge.types import Detections
+from edge.detectors.common import YoloV5Backend, common_options
 
 if TYPE_CHECKING:
     from edge.config import ModelConfig
@@ -32,7 +31,7 @@ def _parse_names(raw: str) -> list[str]:
     return list(names)
 
 
-class OnnxDetector:
+class OnnxDetector(YoloV5Backend):
     """Runs a YOLOv5 ONNX model exported by ``footfall edge export-onnx`` (or by yolov5's export)."""
 
     def __init__(
@@ -66,19 +65,13 @@ class OnnxDetector:
         names = list(model_names) if model_names else _parse_names(meta["names"]) if "names" in meta else None
         if names is None:
             raise ModelFileError(f"model file {path} carries no class names. Fix: set model.model_names")
-        self.model_names = names
         self.stride = int(float(meta.get("stride", 32)))
         self.model_version = meta.get("model_version", self.sha256[:12])
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         h, w = inp.shape[2], inp.shape[3]
         self._fixed_hw = (h, w) if isinstance(h, int) and isinstance(w, int) else None
-        self._mapping = ClassMapping.build(names, product_classes, class_map)
-        self.class_names = self._mapping.product_names
-        self.input_size = input_size
-        self.conf_threshold = conf_threshold
-        self.iou_threshold = iou_threshold
-        self.max_det = max_det
+        self._setup(names, product_classes, class_map, input_size, conf_threshold, iou_threshold, max_det)
         log.info("ONNX detector %s on %s, classes %s", path.name, chosen[0], list(self.class_names))
 
     @classmethod
@@ -89,19 +82,10 @@ class OnnxDetector:
             cfg.path,
             product_classes,
             class_map,
-            input_size=cfg.input_size,
-            conf_threshold=cfg.conf_threshold,
-            iou_threshold=cfg.iou_threshold,
-            max_det=cfg.max_det,
             providers=cfg.providers,
-            threads=cfg.threads,
-            sha256=cfg.sha256,
             model_names=cfg.model_names,
+            **common_options(cfg),
         )
 
-    def detect(self, frame_bgr: np.ndarray) -> Detections:
-        blob, box = preprocess(frame_bgr, self.input_size, self.stride, self._fixed_hw)
-        pred = self._session.run(None, {self._input_name: blob})[0][0]
-        return postprocess(
-            pred, box, frame_bgr.shape[:2], self._mapping, self.conf_threshold, self.iou_threshold, self.max_det
-        )
+    def _forward(self, blob: np.ndarray) -> np.ndarray:
+        return np.asarray(self._session.run(None, {self._input_name: blob})[0][0])

@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.detectors import ModelFileError, check_model_file
-from edge.detectors.common import ClassMapping, postprocess, preprocess
+from edge.detectors.common import YoloV5Backend, common_options
 from edge.detectors.yolov5_compat import load_checkpoint_model, model_names
-from edge.types import Detections
 
 if TYPE_CHECKING:
     from edge.config import ModelConfig
 
 
-class TorchDetector:
+class TorchDetector(YoloV5Backend):
     """Runs an original YOLOv5 checkpoint on the CPU (or CUDA when ``device`` says so)."""
 
     def __init__(
@@ -47,37 +46,19 @@ class TorchDetector:
             raise ModelFileError(f"model file {path} is not a loadable YOLOv5 checkpoint: {exc}") from exc
         self._torch = torch
         self._device = device
-        self.model_names = model_names(self._model)
         self.stride = int(max(self._model.stride))
         self.model_version = self.sha256[:12]
-        self._mapping = ClassMapping.build(self.model_names, product_classes, class_map)
-        self.class_names = self._mapping.product_names
-        self.input_size = input_size
-        self.conf_threshold = conf_threshold
-        self.iou_threshold = iou_threshold
-        self.max_det = max_det
+        self._setup(
+            model_names(self._model), product_classes, class_map, input_size, conf_threshold, iou_threshold, max_det
+        )
 
     @classmethod
     def from_config(
         cls, cfg: ModelConfig, product_classes: Sequence[str], class_map: Mapping[str, str] | None
     ) -> TorchDetector:
-        return cls(
-            cfg.path,
-            product_classes,
-            class_map,
-            input_size=cfg.input_size,
-            conf_threshold=cfg.conf_threshold,
-            iou_threshold=cfg.iou_threshold,
-            max_det=cfg.max_det,
-            threads=cfg.threads,
-            sha256=cfg.sha256,
-        )
+        return cls(cfg.path, product_classes, class_map, **common_options(cfg))
 
-    def detect(self, frame_bgr: np.ndarray) -> Detections:
-        blob, box = preprocess(frame_bgr, self.input_size, self.stride)
+    def _forward(self, blob: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
             out = self._model(self._torch.from_numpy(blob).to(self._device))
-        pred = (out[0] if isinstance(out, (list, tuple)) else out)[0].cpu().numpy()
-        return postprocess(
-            pred, box, frame_bgr.shape[:2], self._mapping, self.conf_threshold, self.iou_threshold, self.max_det
-        )
+        return np.asarray((out[0] if isinstance(out, (list, tuple)) else out)[0].cpu().numpy())

@@ -17,36 +17,19 @@ from tests.conftest import PETS_GT, VTEST, footfall_cmd
 pytestmark = pytest.mark.slow
 
 
+def run_pets(tmp: Path, model: Path, summary: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The quick-run CLI on vtest.avi with two lines and every crossing counted (no U-turn window)."""
+    args = ["--source", str(VTEST), "--line", "x240=240,0,240,360", "--line", "y200=0,200,480,200"]
+    args += ["--uturn-window", "0", "--model", str(model), "--db", str(tmp / "c.db"), "--summary-json", str(summary)]
+    args += ["--metrics-port", "0", "--no-progress", *extra]
+    return subprocess.run(footfall_cmd("edge", "run", *args), capture_output=True, text=True, cwd=tmp)
+
+
 @pytest.fixture(scope="module")
 def pets_run(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> tuple[Path, dict]:
     tmp = tmp_path_factory.mktemp("pets")
     summary = tmp / "summary.json"
-    proc = subprocess.run(
-        footfall_cmd(
-            "edge",
-            "run",
-            "--source",
-            str(VTEST),
-            "--line",
-            "x240=240,0,240,360",
-            "--line",
-            "y200=0,200,480,200",
-            "--uturn-window",
-            "0",
-            "--model",
-            str(yolov5n_onnx),
-            "--db",
-            str(tmp / "c.db"),
-            "--summary-json",
-            str(summary),
-            "--metrics-port",
-            "0",
-            "--no-progress",
-        ),
-        capture_output=True,
-        text=True,
-        cwd=tmp,
-    )
+    proc = run_pets(tmp, yolov5n_onnx, summary)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, json.loads(summary.read_text())
 
@@ -103,35 +86,7 @@ def test_report_matches_the_summary(pets_run: tuple[Path, dict]) -> None:
 def test_rerun_of_the_same_file_does_not_count_twice(pets_run: tuple[Path, dict], yolov5n_onnx: Path) -> None:
     tmp, s = pets_run
     summary = tmp / "again.json"
-    subprocess.run(
-        footfall_cmd(
-            "edge",
-            "run",
-            "--source",
-            str(VTEST),
-            "--line",
-            "x240=240,0,240,360",
-            "--line",
-            "y200=0,200,480,200",
-            "--uturn-window",
-            "0",
-            "--model",
-            str(yolov5n_onnx),
-            "--db",
-            str(tmp / "c.db"),
-            "--summary-json",
-            str(summary),
-            "--metrics-port",
-            "0",
-            "--no-progress",
-            "--max-frames",
-            "200",
-        ),
-        capture_output=True,
-        text=True,
-        cwd=tmp,
-        check=True,
-    )
+    assert run_pets(tmp, yolov5n_onnx, summary, "--max-frames", "200").returncode == 0
     import sqlite3
 
     with sqlite3.connect(tmp / "c.db") as con:
