@@ -105,7 +105,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
             "footfall_model_registry_url": reg_url,
             "footfall_model_service_manager": "none",
             "footfall_model_health_url": f"http://127.0.0.1:{ports[host]}/health",
-            "footfall_model_health_retries": 20,
+            "footfall_model_health_retries": 60,
             "footfall_model_health_delay": 1,
         }
     inventory = tmp / "hosts.yml"
