@@ -75,7 +75,8 @@ def test_cameras_are_isolated_and_streams_reconnect(tmp_path: Path, short_clip: 
         runner.start()
         try:
             deadline = time.monotonic() + 240
-            while time.monotonic() < deadline and not (service._workers["file"].done):
+            workers = service._workers
+            while time.monotonic() < deadline and not (workers["file"].done and workers["broken"].gave_up):
                 time.sleep(0.5)
             assert service._workers["file"].done, "the file camera finished while the others failed"
             assert service._workers["broken"].gave_up, "the broken camera was given up after its restarts"
