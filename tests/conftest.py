@@ -22,25 +22,24 @@ def footfall_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "footfall.cli", *args]
 
 
-@pytest.fixture(scope="session")
-def yolov5n_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """models/yolov5n.onnx from scripts/setup.sh, or exported here from the shared checkpoint."""
-    made = ROOT / "models" / "yolov5n.onnx"
+def _exported(factory: pytest.TempPathFactory, name: str, command: str, weights: Path) -> Path:
+    """models/NAME from scripts/setup.sh, or exported here from the shared weights with ``command``."""
+    made = ROOT / "models" / name
     if made.is_file():
         return made
-    out = tmp_path_factory.mktemp("models") / "yolov5n.onnx"
-    subprocess.run(footfall_cmd("edge", "export-onnx", "--weights", str(YOLOV5N_PT), "--out", str(out)), check=True)
+    out = factory.mktemp("models") / name
+    subprocess.run(footfall_cmd("edge", command, "--weights", str(weights), "--out", str(out)), check=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def yolov5n_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _exported(tmp_path_factory, "yolov5n.onnx", "export-onnx", YOLOV5N_PT)
 
 
 @pytest.fixture(scope="session")
 def osnet_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    made = ROOT / "models" / "osnet_x0_25_msmt17.onnx"
-    if made.is_file():
-        return made
-    out = tmp_path_factory.mktemp("models") / "osnet_x0_25_msmt17.onnx"
-    subprocess.run(footfall_cmd("edge", "export-reid", "--weights", str(OSNET_PT), "--out", str(out)), check=True)
-    return out
+    return _exported(tmp_path_factory, "osnet_x0_25_msmt17.onnx", "export-reid", OSNET_PT)
 
 
 @pytest.fixture(scope="session")
