@@ -33,10 +33,16 @@ def _quick_config(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--line") from None
     cfg: dict[str, Any] = {"cameras": [{"name": "cam0", "source": source, "lines": parsed}]}
-    if model:
-        cfg["model"] = {"path": str(model)}
+    cfg["model"] = {"path": str(model or _packaged_model())}
     cfg["tracker"] = {"name": tracker or "auto", **({"reid_weights": str(reid)} if reid else {})}
     return cfg
+
+
+def _packaged_model() -> Path:
+    """models/yolov5n.onnx here, else the one scripts/setup.sh exported next to the installed package."""
+    local = Path("models/yolov5n.onnx")
+    packaged = Path(__file__).resolve().parents[1] / "models" / "yolov5n.onnx"
+    return local if local.is_file() or not packaged.is_file() else packaged
 
 
 def _apply_overrides(data: dict[str, Any], **over: Any) -> dict[str, Any]:

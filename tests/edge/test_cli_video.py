@@ -92,3 +92,33 @@ def test_rerun_of_the_same_file_does_not_count_twice(pets_run: tuple[Path, dict]
     with sqlite3.connect(tmp / "c.db") as con:
         n = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     assert n == sum(v["in"] + v["out"] for v in s["lines"].values())
+
+
+def test_quick_run_works_out_of_the_box_from_any_folder(tmp_path: Path, yolov5n_onnx: Path) -> None:
+    if yolov5n_onnx.parent.name != "models":
+        pytest.skip("needs the model scripts/setup.sh exports next to the package")
+    summary = tmp_path / "s.json"
+    proc = subprocess.run(
+        footfall_cmd(
+            "edge",
+            "run",
+            "--source",
+            str(VTEST),
+            "--line",
+            "door=240,0,240,360",
+            "--max-frames",
+            "20",
+            "--metrics-port",
+            "0",
+            "--no-progress",
+            "--db",
+            str(tmp_path / "c.db"),
+            "--summary-json",
+            str(summary),
+        ),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(summary.read_text())["frames"] == 20
