@@ -43,11 +43,9 @@ CREATE TABLE IF NOT EXISTS items (
     reasons TEXT NOT NULL,
     boxes INTEGER NOT NULL,
     min_conf REAL,
-    uploaded INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL  -- wall clock of the capture: retention and eviction go by it
 );
 CREATE INDEX IF NOT EXISTS items_by_created ON items (created);
-CREATE INDEX IF NOT EXISTS items_to_upload ON items (uploaded, ts);
 """
 ITEM_PARTS = (("images", ".jpg"), ("labels", ".txt"), ("meta", ".json"))
 
@@ -146,10 +144,8 @@ class Spool:
         return gone
 
     def pending(self, limit: int = 1000) -> list[tuple[str, str, float]]:
-        """(id, camera, ts) of items not uploaded yet, oldest first."""
-        return self._db.execute(
-            "SELECT id, camera, ts FROM items WHERE uploaded = 0 ORDER BY created LIMIT ?", (limit,)
-        ).fetchall()
+        """(id, camera, ts) of items not uploaded yet, oldest first (an uploaded item leaves the spool)."""
+        return self._db.execute("SELECT id, camera, ts FROM items ORDER BY created LIMIT ?", (limit,)).fetchall()
 
     def items(self) -> list[tuple[str, str, float, str]]:
         return self._db.execute("SELECT id, camera, ts, reasons FROM items ORDER BY created").fetchall()

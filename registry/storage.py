@@ -46,8 +46,6 @@ class Storage(Protocol):
         """Keys under ``prefix``, sorted."""
         ...
 
-    def exists(self, key: str) -> bool: ...
-
 
 def _etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -136,9 +134,6 @@ class FileStorage:
                 out.append(str(Path(dirpath, name).relative_to(self.root)))
         return sorted(out)
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
 
 class S3Storage:
     """S3 or MinIO through boto3. Endpoint, region and credentials come from the usual AWS
@@ -209,13 +204,6 @@ class S3Storage:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
             out += [o["Key"][strip:] for o in page.get("Contents", [])]
         return sorted(out)
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.get(key)
-        except NotFound:
-            return False
-        return True
 
 
 def open_storage(url: str) -> Storage:
