@@ -128,8 +128,9 @@ def test_tiny_quota_holds_and_nothing_half_written_is_visible(
         while not stop.is_set():
             for image in (spool_dir / "plaza" / "images").glob("*.jpg") if (spool_dir / "plaza").exists() else []:
                 label = image.parent.parent / "labels" / f"{image.stem}.txt"
-                data = image.read_bytes() if image.exists() else None
-                if data is None:
+                try:
+                    data = image.read_bytes()
+                except FileNotFoundError:
                     continue  # evicted between listing and reading: fine
                 if not label.exists() and image.exists():
                     problems.append(f"{image.name} without its label")
