@@ -13,18 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.counting import CrossingCounter  # noqa: E402
 from edge.detectors.onnx import OnnxDetector  # noqa: E402
-from edge.evaluation import crossings, load_mot, mot_scores  # noqa: E402
+from edge.evaluation import evaluate_sequence  # noqa: E402
 from edge.geometry import Line, Point  # noqa: E402
-from edge.pipeline import run_camera  # noqa: E402
-from edge.sources import VideoSource  # noqa: E402
-from edge.store import CountStore  # noqa: E402
 from edge.tracking import create_tracker  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -60,58 +54,29 @@ def run(
         reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
         stitch_max_gap_frames=stitch,
     )
-    counter = CrossingCounter(
-        "pets", PETS_LINES, list(detector.class_names), uturn_window_s=uturn_window_s, hysteresis_px=hysteresis_px
+    scores = evaluate_sequence(
+        detector,
+        trk,
+        VIDEO,
+        GT,
+        PETS_LINES,
+        max_frames=max_frames,
+        uturn_window_s=uturn_window_s,
+        hysteresis_px=hysteresis_px,
     )
-    rows: list[list[float]] = []
-
-    def sink(frame, _dets, tracks) -> None:
-        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist(), strict=False):
-            rows.append([frame.index + 1, tid, x1, y1, x2 - x1, y2 - y1])
-
-    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
-        result = run_camera(
-            camera="pets",
-            source=VideoSource(str(VIDEO), start_ts=0.0),
-            detector=detector,
-            tracker=trk,
-            counter=counter,
-            store=store,
-            session="bench",
-            max_frames=max_frames,
-            on_tracks=sink,
-        )
-        counts = store.session_counts("bench")
-    gt = load_mot(GT)
-    if max_frames:
-        gt = gt[gt[:, 0] <= max_frames]
-    hyp = np.array(rows) if rows else np.zeros((0, 6))
-    scores = mot_scores(gt, hyp)
-    lines = {}
-    for name, line in PETS_LINES.items():
-        truth = crossings(gt, line)
-        got = {d: sum(counts.get(name, {}).get(d, {}).values()) for d in ("in", "out")}
-        lines[name] = {
-            "truth": truth,
-            "counted": got,
-            "error_pct": {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got},
-        }
     return {
         "tracker": tracker,
         "input_size": input_size,
         "params": params,
-        "frames": result.frames,
-        "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
+        **{k: scores[k] for k in ("frames", "ms_per_frame")},
         "conf": conf,
         "stitch": stitch,
         "hysteresis_px": hysteresis_px,
         "uturn_window_s": uturn_window_s,
-        "mota": round(scores.mota, 3),
-        "idf1": round(scores.idf1, 3),
-        "id_switches": scores.id_switches,
-        "track_ids": scores.num_ids,
+        **{k: scores[k] for k in ("mota", "idf1", "id_switches", "track_ids")},
         "naive_reference": NAIVE_REFERENCE,
-        "lines": lines,
+        "lines": scores["lines"],
+        "count_error_pct": scores["count_error_pct"],
     }
 
 

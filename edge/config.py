@@ -265,17 +265,22 @@ def validate_config(data: Any, source: str = "<config>", base_dir: Path | None =
     try:
         cfg = EdgeConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (typo?). Fix: remove it or check the configuration reference in README.md"
-            value = _lookup(data, loc)
-            shown = f" = {value!r}" if value is not None and not isinstance(value, (dict, list)) else ""
-            problems.append(f"{_key_path(loc)}{shown}: {msg}")
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, validation_problems(exc, data)) from None
     return _resolve_paths(cfg, base_dir) if base_dir else cfg
+
+
+def validation_problems(exc: ValidationError, data: Any, prefix: tuple[str, ...] = ()) -> list[str]:
+    """One line per pydantic error: key path, the offending value, the message and the fix."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?). Fix: remove it or check the configuration reference in README.md"
+        value = _lookup(data, loc)
+        shown = f" = {value!r}" if value is not None and not isinstance(value, (dict, list)) else ""
+        problems.append(f"{_key_path((*prefix, *loc))}{shown}: {msg}")
+    return problems
 
 
 def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:

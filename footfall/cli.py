@@ -8,7 +8,9 @@ import sys
 import click
 
 from edge.cli import edge
+from labeling.cli import dataset
 from registry.cli import registry
+from retrain.cli import retrain, scheduler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +29,9 @@ def cli(verbose: int) -> None:
 
 cli.add_command(edge)
 cli.add_command(registry)
+cli.add_command(dataset)
+cli.add_command(retrain)
+cli.add_command(scheduler)
 
 
 def main() -> None:

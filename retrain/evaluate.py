@@ -1,0 +1,120 @@
+"""Score a model the way it will run on a device: the edge's ONNX detector on a fixed held-out set.
+
+Every number comes from the exported ``.onnx`` through ``edge.detectors`` (the code the stores run),
+not from the training framework: mAP@0.5 and mAP@0.5:0.95 overall and per class, precision and
+recall at the deployed threshold, model size, CPU latency, and on labelled videos the store's own
+numbers (MOTA, IDF1, count error per line) through the full edge pipeline.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.config import ModelConfig
+from edge.detectors import create_detector
+from edge.geometry import Line, Point
+from labeling.datasets import SPLITS, read_labels, scan
+from retrain.config import EvalSettings
+from retrain.metrics import ImageResult, evaluate
+
+EVAL_SPLITS = ("val", "test")
+
+
+def heldout_items(folder: Path) -> list[Any]:
+    """Items of the held-out version that are scored: its val and test splits."""
+    _, items = scan(folder)
+    chosen = [i for i in items if i.split in EVAL_SPLITS]
+    if not chosen:
+        raise ValueError(f"{folder}: the held-out dataset has no val/test images (splits: {SPLITS})")
+    return chosen
+
+
+def _detector(onnx: Path, names: list[str], settings: EvalSettings, class_map: dict[str, str] | None, conf: float):
+    return create_detector(
+        ModelConfig(
+            path=onnx,
+            classes=names,
+            class_map=class_map,
+            input_size=settings.input_size,
+            conf_threshold=conf,
+            iou_threshold=0.45,
+            max_det=300,
+        )
+    )
+
+
+def detection_scores(
+    onnx: Path, folder: Path, names: list[str], settings: EvalSettings, class_map: dict[str, str] | None = None
+) -> tuple[dict[str, Any], float]:
+    """mAP and P/R of ``onnx`` on the held-out folder, and the median detector latency in ms."""
+    # mAP needs the whole precision-recall curve: score with a very low threshold, report P/R at the
+    # deployed one (evaluate() filters).
+    detector = _detector(onnx, names, settings, class_map, conf=0.001)
+    results = []
+    times = []
+    for n, item in enumerate(heldout_items(folder)):
+        image = cv2.imread(str(item.image))
+        if image is None:
+            raise ValueError(f"{item.image}: not a readable image")
+        h, w = image.shape[:2]
+        started = time.perf_counter()
+        dets = detector.detect(image)
+        if n < settings.latency_images + 1 and n > 0:  # the first call warms up the runtime
+            times.append(1000 * (time.perf_counter() - started))
+        boxes = read_labels(item.label, len(names)) if item.label else []
+        gt = np.array([[cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2] for _, cx, cy, bw, bh in boxes])
+        gt = gt.reshape(-1, 4) * np.array([w, h, w, h])
+        results.append(
+            ImageResult(dets.xyxy, dets.confidence, dets.class_id, gt, np.array([b[0] for b in boxes], np.int64))
+        )
+    metrics = evaluate(results, names, settings.conf_threshold).as_dict()
+    return metrics, round(statistics.median(times), 2) if times else 0.0
+
+
+def sequence_scores(
+    onnx: Path, names: list[str], settings: EvalSettings, class_map: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Tracking and counting on each labelled video of ``settings.sequences``."""
+    from edge.evaluation import evaluate_sequence
+    from edge.tracking import create_tracker
+
+    out = {}
+    for seq in settings.sequences:
+        detector = _detector(onnx, names, settings, class_map, conf=settings.conf_threshold)
+        tracker = create_tracker(seq.tracker, stitch_max_gap_frames=50)
+        lines = {name: Line(Point(c[0], c[1]), Point(c[2], c[3])) for name, c in seq.lines.items()}
+        out[seq.name] = evaluate_sequence(
+            detector, tracker, seq.video, seq.gt, lines, max_frames=seq.max_frames, hysteresis_px=3.0
+        )
+    return out
+
+
+def evaluate_model(
+    onnx: Path,
+    heldout: tuple[Path, dict[str, Any]],
+    names: list[str],
+    settings: EvalSettings,
+    *,
+    class_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything the gate and the registry metadata need about one model, on one held-out version."""
+    folder, manifest = heldout
+    detection, latency = detection_scores(onnx, folder, names, settings, class_map)
+    return {
+        "heldout": {
+            "dataset": f"{manifest['name']}:{manifest['version']}",
+            "fingerprint": manifest["fingerprint"],
+            "images": detection["images"],
+        },
+        "input_size": settings.input_size,
+        **detection,
+        "latency_ms_cpu": latency,
+        "size_bytes": onnx.stat().st_size,
+        "sequences": sequence_scores(onnx, names, settings, class_map),
+    }

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge.config import ConfigError
+from retrain.config import load_retrain_config
+from retrain.scheduler import load_scheduler_config
+
+GOOD = {"train_datasets": ["pets-person"], "heldout": "pets-person:1", "classes": ["person"]}
+
+
+def write(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "retrain.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_sample_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_retrain_config(root / "configs" / "retrain.yaml")
+    assert cfg.heldout == "pets-person:1"
+    assert cfg.registry == f"file://{root / 'configs' / '../runs/registry'}"
+    assert load_scheduler_config(root / "configs" / "scheduler.yaml").jobs
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    cfg = load_retrain_config(write(tmp_path, {"retrain": {**GOOD, "work_dir": "w", "registry": "file://r"}}))
+    assert cfg.work_dir == tmp_path / "w"
+    assert cfg.registry == f"file://{tmp_path / 'r'}"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"heldout": "pets-person"}, "heldout.*must name a version"),
+        ({"train": {"epochs": 0}}, r"retrain.train.epochs = 0: Input should be greater than or equal to 1"),
+        ({"train": {"device": "gpu"}}, r"retrain.train.device = 'gpu': .*use cpu, 0, or a list"),
+        ({"gate": {"metric": "f1"}}, r"retrain.gate.metric = 'f1'"),
+        ({"gate": {"min_improvment": 0.1}}, r"retrain.gate.min_improvment.*unknown key"),
+        ({"train_datasets": []}, r"retrain.train_datasets"),
+        ({"classes": ["a", "a"]}, r"repeat a name"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, change: dict, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_retrain_config(write(tmp_path, {"retrain": {**GOOD, **change}}))
+
+
+@pytest.mark.parametrize(
+    ("job", "problem"),
+    [
+        ({"name": "a", "kind": "retrain", "cron": "0 2 * * *"}, "a retrain job needs config"),
+        ({"name": "a", "kind": "command", "command": ["true"]}, "exactly one of cron or interval_s"),
+        ({"name": "a", "kind": "command", "command": ["true"], "cron": "0 2 * *"}, "needs 5 fields"),
+        ({"name": "a", "kind": "harvest", "interval_s": 1}, r"scheduler.jobs\[0\].kind = 'harvest'"),
+    ],
+)
+def test_scheduler_errors(tmp_path: Path, job: dict, problem: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"scheduler": {"jobs": [job]}}))
+    with pytest.raises(ConfigError, match=problem):
+        load_scheduler_config(path)
