@@ -120,6 +120,7 @@ def seed_checkpoint(parent: Path, names: list[str], seed_from: dict[str, str], o
             conv_new.weight.copy_(w[:, rows].reshape(conv_new.weight.shape))
             conv_new.bias.copy_(b[:, rows].reshape(conv_new.bias.shape))
     new.names = list(names)
+    new.nc = len(names)
     torch.save({"model": new, "epoch": -1, "optimizer": None, "ema": None, "updates": None}, str(out))
     return {
         "parent_classes": len(parent_names),
@@ -138,6 +139,7 @@ def to_original(trained: Path, out: Path, names: list[str]) -> None:
     model = yolo.Model(deepcopy(src.yaml), ch=3, nc=len(names))
     model.load_state_dict(src.state_dict(), strict=True)
     model.names = list(names)
+    model.nc = len(names)
     model.hyp = getattr(src, "hyp", {})
     tmp = out.with_name(f".{out.name}.tmp")
     torch.save({"model": model.half(), "epoch": -1, "optimizer": None, "ema": None, "updates": None}, str(tmp))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up footfall on a fresh machine: the edge virtual environment (.venv) and the default models.
+# Set up footfall on a fresh machine: the edge/server virtual environment (.venv), the training
+# environment (.venv-train) and the default models.
 # Idempotent: a second run only checks. Needs Python 3.11 and the package registries; model weights
 # come from $FOOTFALL_DATA (default ../shared/data), never from the internet.
 set -euo pipefail
@@ -16,11 +17,24 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
   # torch first, pinned: with no torch installed pip would otherwise pick a newer CUDA build.
   "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,dev]"
+  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,dev]"
   # yolov5 only for its model code (reading original .pt checkpoints, ONNX export). Its declared
   # dependencies pin huggingface-hub<0.25, which boxmot 25 cannot run with, hence --no-deps.
   "$VENV/bin/pip" install -q --no-deps yolov5==7.0.14
   echo "$want" > "$stamp"
+fi
+
+# The training environment: yolov5 7.0.14 with the pins its train.py needs (huggingface-hub<0.25,
+# which the edge's boxmot cannot live with). A training server is a different machine; here it is a
+# second virtual environment. retrain.trainer runs it with PYTHONPATH set to this checkout.
+TRAIN_VENV=.venv-train
+train_stamp="$TRAIN_VENV/.footfall-installed"
+if [ ! -f "$train_stamp" ] || [ "$(cat "$train_stamp")" != "$want" ]; then
+  [ -x "$TRAIN_VENV/bin/python" ] || "$PY" -m venv "$TRAIN_VENV"
+  "$TRAIN_VENV/bin/pip" install -q --upgrade pip
+  "$TRAIN_VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
+  "$TRAIN_VENV/bin/pip" install -q yolov5==7.0.14 "huggingface-hub<0.25" "setuptools<81" "numpy<2.4"
+  echo "$want" > "$train_stamp"
 fi
 
 mkdir -p models
@@ -34,4 +48,4 @@ fi
 if [ ! -f models/osnet_x0_25_msmt17.onnx ] && [ -f "$DATA/reid/osnet_x0_25_msmt17.pt" ]; then
   "$VENV/bin/footfall" edge export-reid --weights "$DATA/reid/osnet_x0_25_msmt17.pt" --out models/osnet_x0_25_msmt17.onnx
 fi
-echo "setup: ok ($VENV, models/)"
+echo "setup: ok ($VENV, $TRAIN_VENV, models/)"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.s3_server import create_bucket, s3_server, set_s3_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FOOTFALL_DATA", ROOT.parent / "shared" / "data")).resolve()
@@ -63,3 +66,18 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     writer.release()
     cap.release()
     return out
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as url:
+        old = set_s3_env(url)
+        create_bucket(url, "footfall-models")
+        try:
+            yield url
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

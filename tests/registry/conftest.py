@@ -2,29 +2,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from registry.core import Registry
 from registry.storage import open_storage
-from tests.s3_server import create_bucket, s3_server, set_s3_env
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    with s3_server() as url:
-        old = set_s3_env(url)
-        create_bucket(url, "footfall-models")
-        try:
-            yield url
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 @pytest.fixture(params=["file", "s3"])
