@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from edge.config_reference import render_into
+from footfall.config_reference import render_into
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_config_reference_is_current() -> None:
     text = README.read_text()
-    assert render_into(text) == text, "run: python -m edge.config_reference --write README.md"
+    assert render_into(text) == text, "run: python -m footfall.config_reference --write README.md"
 
 
 def test_readme_names_the_commands_ci_runs() -> None:

@@ -1,0 +1,77 @@
+"""The configuration references of README.md (edge, retrain, scheduler), generated from the pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from edge.config import CameraConfig, EdgeConfig, LineConfig
+from retrain.config import RetrainConfig, SequenceSettings
+from retrain.scheduler import JobSettings, SchedulerSettings
+
+_NESTED: dict[str, type[BaseModel]] = {
+    "cameras": CameraConfig,
+    "lines": LineConfig,
+    "sequences": SequenceSettings,
+    "jobs": JobSettings,
+}
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return "" if isinstance(value, BaseModel) else f"`{value}`"
+    return f"`{field.default}`"
+
+
+def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = field.annotation
+        nested = _NESTED.get(name)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows += _rows(f"{key}.", ann)
+            continue
+        rows.append(f"| `{key}` | {_default(field)} | {(field.description or '').replace('|', '/')} |")
+        if nested is not None:
+            rows += _rows(f"{key}[].", nested)
+    return rows
+
+
+# marker name in README.md → (model, key prefix)
+TABLES: dict[str, tuple[type[BaseModel], str]] = {
+    "config-reference": (EdgeConfig, ""),
+    "retrain-reference": (RetrainConfig, "retrain."),
+    "scheduler-reference": (SchedulerSettings, "scheduler."),
+}
+
+
+def reference_table(model: type[BaseModel] = EdgeConfig, prefix: str = "") -> str:
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *_rows(prefix, model)])
+
+
+def render_into(readme: str) -> str:
+    """``readme`` with the table between each pair of markers replaced by the current one."""
+    for marker, (model, prefix) in TABLES.items():
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        if start not in readme:
+            raise ValueError(f"README.md has no {start} marker")
+        head, _, rest = readme.partition(start)
+        _, _, tail = rest.partition(end)
+        readme = f"{head}{start}\n{reference_table(model, prefix)}\n{end}{tail}"
+    return readme
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--write":
+        path = Path(sys.argv[2])
+        path.write_text(render_into(path.read_text()))
+    else:
+        print(reference_table())
