@@ -346,6 +346,7 @@ class CaptureSink:
             "class_names": self.class_names,
             "boxes": boxes,
             "heads_blurred": self.cfg.blur_heads,
+            "dhash": dhash(frame.image),
         }
         self.spool.add(
             self.camera,
@@ -363,6 +364,15 @@ class CaptureSink:
             float(detections.confidence.min()) if len(detections) else None,
         )
         self.saved += 1
+
+
+def dhash(image: np.ndarray) -> str:
+    """64-bit difference hash of an image (hex): near-identical frames differ in a few bits, so the
+    harvest can drop near-duplicates without downloading images."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return f"{int(np.packbits(bits).view('>u8')[0]):016x}"
 
 
 def _last_mot_frame(path: Path) -> int:

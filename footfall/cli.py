@@ -8,6 +8,7 @@ import sys
 import click
 
 from edge.cli import edge
+from harvest.cli import harvest, labeling
 from labeling.cli import dataset
 from registry.cli import registry
 from retrain.cli import retrain, scheduler
@@ -32,6 +33,8 @@ cli.add_command(registry)
 cli.add_command(dataset)
 cli.add_command(retrain)
 cli.add_command(scheduler)
+cli.add_command(harvest)
+cli.add_command(labeling)
 
 
 def main() -> None:
