@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from edge.config import CameraConfig, EdgeConfig, LineConfig
+from harvest.run import HarvestConfig
 from retrain.config import RetrainConfig, SequenceSettings
 from retrain.scheduler import JobSettings, SchedulerSettings
 
@@ -47,6 +48,7 @@ TABLES: dict[str, tuple[type[BaseModel], str]] = {
     "config-reference": (EdgeConfig, ""),
     "retrain-reference": (RetrainConfig, "retrain."),
     "scheduler-reference": (SchedulerSettings, "scheduler."),
+    "harvest-reference": (HarvestConfig, "harvest."),
 }
 
 

@@ -53,10 +53,12 @@ class _Section(BaseModel):
 
 class JobSettings(_Section):
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Unique job name.")
-    kind: Literal["retrain", "command"] = Field(
-        ..., description="retrain: footfall retrain run --config CONFIG; command: run COMMAND (e.g. a harvest)."
+    kind: Literal["harvest", "retrain", "command"] = Field(
+        ...,
+        description="harvest: footfall harvest run --config CONFIG (last night's window); retrain: footfall "
+        "retrain run --config CONFIG; command: run COMMAND.",
     )
-    config: Path | None = Field(None, description="Config file of a retrain job.")
+    config: Path | None = Field(None, description="Config file of a harvest or retrain job.")
     command: list[str] | None = Field(None, description="Argument list of a command job (no shell).")
     cron: str | None = Field(None, description="Crontab expression (5 fields, or 6 with seconds first).")
     interval_s: float | None = Field(None, gt=0, description="Alternative to cron: run every N seconds.")
@@ -68,15 +70,15 @@ class JobSettings(_Section):
             raise ValueError(f"job {self.name!r}: set exactly one of cron or interval_s")
         if self.cron is not None and len(self.cron.split()) not in (5, 6):
             raise ValueError(f"job {self.name!r}: cron {self.cron!r} needs 5 fields (m h dom mon dow) or 6")
-        if self.kind == "retrain" and self.config is None:
-            raise ValueError(f"job {self.name!r}: a retrain job needs config (the retrain YAML)")
+        if self.kind in ("harvest", "retrain") and self.config is None:
+            raise ValueError(f"job {self.name!r}: a {self.kind} job needs config (the {self.kind} YAML)")
         if self.kind == "command" and not self.command:
             raise ValueError(f"job {self.name!r}: a command job needs command: [program, arg, ...]")
         return self
 
     def argv(self) -> list[str]:
-        if self.kind == "retrain":
-            return [sys.executable, "-m", "footfall.cli", "retrain", "run", "--config", str(self.config)]
+        if self.kind in ("harvest", "retrain"):
+            return [sys.executable, "-m", "footfall.cli", self.kind, "run", "--config", str(self.config)]
         return list(self.command or [])
 
     def fingerprint(self) -> str:

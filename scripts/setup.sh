@@ -17,10 +17,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
   # torch first, pinned: with no torch installed pip would otherwise pick a newer CUDA build.
   "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,dev]"
+  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,labeling,dev]"
   # yolov5 only for its model code (reading original .pt checkpoints, ONNX export). Its declared
   # dependencies pin huggingface-hub<0.25, which boxmot 25 cannot run with, hence --no-deps.
   "$VENV/bin/pip" install -q --no-deps yolov5==7.0.14
+  # The Label Studio client (harvest, export): its own pins would replace opencv-python by
+  # opencv-python-headless; what it imports comes from the 'labeling' extra above.
+  "$VENV/bin/pip" install -q --no-deps label-studio-sdk==2.1.2
   echo "$want" > "$stamp"
 fi
 
@@ -37,6 +40,17 @@ if [ ! -f "$train_stamp" ] || [ "$(cat "$train_stamp")" != "$want" ]; then
   echo "$want" > "$train_stamp"
 fi
 
+# The Label Studio server (annotators' tool; the tests start it on 127.0.0.1): its own environment,
+# as it pins Django and its SDK.
+LS_VENV=.venv-labelstudio
+ls_stamp="$LS_VENV/.footfall-installed"
+if [ ! -f "$ls_stamp" ] || [ "$(cat "$ls_stamp")" != "$want" ]; then
+  [ -x "$LS_VENV/bin/python" ] || "$PY" -m venv "$LS_VENV"
+  "$LS_VENV/bin/pip" install -q --upgrade pip
+  "$LS_VENV/bin/pip" install -q label-studio==1.23.2
+  echo "$want" > "$ls_stamp"
+fi
+
 mkdir -p models
 if [ ! -f models/yolov5n.onnx ]; then
   if [ ! -f "$DATA/weights/yolov5n.pt" ]; then
@@ -48,4 +62,4 @@ fi
 if [ ! -f models/osnet_x0_25_msmt17.onnx ] && [ -f "$DATA/reid/osnet_x0_25_msmt17.pt" ]; then
   "$VENV/bin/footfall" edge export-reid --weights "$DATA/reid/osnet_x0_25_msmt17.pt" --out models/osnet_x0_25_msmt17.onnx
 fi
-echo "setup: ok ($VENV, $TRAIN_VENV, models/)"
+echo "setup: ok ($VENV, $TRAIN_VENV, $LS_VENV, models/)"
