@@ -125,7 +125,6 @@ def main() -> None:
                     names=["person"],
                     data_yaml=run / "data" / "data.yaml",
                     out=run / "train",
-                    noval=True,
                 )
                 onnx = export_onnx(Path(summary["weights"]), run / "model.onnx")
                 scores, _ = detection_scores(onnx, PETS, ["person"], settings)

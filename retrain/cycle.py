@@ -128,8 +128,9 @@ class Cycle:
             "class_map": None,
         }
 
-    def build_training_set(self, train: list[tuple[Path, dict[str, Any]]]) -> tuple[Path, bool]:
-        """Merged YOLO folder and its data.yaml; val = the datasets' val splits, else none (noval)."""
+    def build_training_set(self, train: list[tuple[Path, dict[str, Any]]]) -> Path:
+        """Merged YOLO folder and its data.yaml; val = the datasets' val splits, else the training images
+        (yolov5 7.0.14 cannot train more than one epoch with --noval: its logging reads an unset variable)."""
         data = self.dir / "data"
         merged = merge(train, data, self.cfg.classes, splits=("train", "val"))
         has_val = "val" in merged["splits"]
@@ -141,7 +142,7 @@ class Cycle:
         }
         yaml_path = data / "train.yaml"
         yaml_path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return yaml_path, not has_val
+        return yaml_path
 
     # -- the whole cycle --------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -152,7 +153,7 @@ class Cycle:
         train, heldout = self.fetch_datasets()
         log.info("retrain %s: [2/6] resolving the parent (%s)", self.run_id, cfg.parent)
         parent = self.resolve_parent()
-        data_yaml, noval = self.build_training_set(train)
+        data_yaml = self.build_training_set(train)
         log.info("retrain %s: [3/6] fine-tuning %s for %d epochs", self.run_id, parent["label"], cfg.train.epochs)
         summary = run_training(
             cfg.train,
@@ -160,7 +161,6 @@ class Cycle:
             names=cfg.classes,
             data_yaml=data_yaml,
             out=self.dir / "train",
-            noval=noval,
             on_line=self.on_train_line,
         )
         log.info("retrain %s: [4/6] exporting to ONNX", self.run_id)

@@ -78,7 +78,6 @@ def run_training(
     names: list[str],
     data_yaml: Path,
     out: Path,
-    noval: bool = False,
     on_line: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``parent`` on ``data_yaml``; return the training summary (``weights`` = ``out/model.pt``)."""
@@ -98,7 +97,6 @@ def run_training(
         "seed": settings.seed,
         "image_weights": settings.image_weights,
         "freeze": settings.freeze,
-        "noval": noval,
         "out": str(out),
         "config_dir": str(out / "yolov5-config"),
     }

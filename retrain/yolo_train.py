@@ -178,7 +178,6 @@ def train(spec: dict[str, Any]) -> None:
         exist_ok=True,
         noplots=True,
         noautoanchor=True,  # keep the parent's anchors: the edge and the seed share them
-        noval=bool(spec.get("noval", False)),
         patience=int(spec.get("patience", 100)),
     )
 
