@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,13 +20,23 @@ _NESTED: dict[str, type[BaseModel]] = {
 }
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shown(value: Any) -> str:
+    """A default as README shows it; paths inside this checkout relative to it (any clone renders alike)."""
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(ROOT):
+        return f"`{value.relative_to(ROOT)}`"
+    return f"`{value}`"
+
+
 def _default(field: Any) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
         value = field.default_factory()
-        return "" if isinstance(value, BaseModel) else f"`{value}`"
-    return f"`{field.default}`"
+        return "" if isinstance(value, BaseModel) else _shown(value)
+    return _shown(field.default)
 
 
 def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
