@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -307,16 +307,54 @@ def _is_relative_file(source: str) -> bool:
     return not re.match(r"^[a-z]+://", source, re.I) and not source.isdigit() and not Path(source).is_absolute()
 
 
-def load_config(path: Path) -> EdgeConfig:
+def read_yaml(path: Path) -> Any:
+    """The parsed file; ``ConfigError`` if it cannot be read or is not YAML."""
     try:
-        text = path.read_text()
+        text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
-    return validate_config(data, str(path), path.resolve().parent)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_section(
+    path: Path, section: str, model: type[M], *, whole_file_ok: bool = False, overrides: dict[str, Any] | None = None
+) -> M:
+    """Validate the ``section:`` mapping of a YAML file (or the whole file, if ``whole_file_ok`` and the
+    section is absent) as ``model``; every problem is reported with its key path."""
+    doc = read_yaml(path) or {}
+    if not isinstance(doc, dict) or (section not in doc and not whole_file_ok):
+        raise ConfigError(str(path), [f"(top level): expected a '{section}:' section"])
+    prefix: tuple[str, ...] = (section,) if section in doc else ()
+    data = doc[section] if prefix else doc
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"{section}: expected a mapping"])
+    data = {**data, **(overrides or {})}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(path), validation_problems(exc, data, prefix)) from None
+
+
+def resolve_path(p: Path, base: Path) -> Path:
+    """``p`` as written in a config file in folder ``base``."""
+    return p if p.is_absolute() else base / p
+
+
+def resolve_file_url(url: str, base: Path) -> str:
+    """A relative ``file://`` URL of a config file in ``base`` made absolute; other URLs unchanged."""
+    if url.startswith("file://") and not url.startswith("file:///"):
+        return f"file://{base / url.removeprefix('file://')}"
+    return url
+
+
+def load_config(path: Path) -> EdgeConfig:
+    return validate_config(read_yaml(path), str(path), path.resolve().parent)
 
 
 def parse_line_arg(spec: str) -> dict[str, Any]:

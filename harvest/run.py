@@ -18,10 +18,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge.config import ConfigError, validation_problems
+from edge.config import ConfigError, load_section, resolve_file_url, resolve_path
 from harvest.collect import Item, list_items, to_records
 from harvest.select import STRATEGIES, Budget, select
 from labeling.contract import prediction
@@ -69,31 +68,14 @@ class HarvestConfig(_Section):
 
 
 def load_harvest_config(path: Path) -> HarvestConfig:
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(str(path), [str(exc)]) from None
-    data = doc.get("harvest") if isinstance(doc, dict) else None
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), ["(top level): expected a 'harvest:' section"])
-    try:
-        cfg = HarvestConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(str(path), validation_problems(exc, data, ("harvest",))) from None
-    base = path.resolve().parent
-
-    def res(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
-
-    captures = cfg.captures
-    if captures.startswith("file://") and not captures.startswith("file:///"):
-        captures = f"file://{base / captures.removeprefix('file://')}"
+    """The ``harvest:`` section of ``path``; relative paths resolve against the file's folder."""
+    cfg = load_section(Path(path), "harvest", HarvestConfig)
+    base = Path(path).resolve().parent
     return cfg.model_copy(
         update={
-            "captures": captures,
-            "report_dir": res(cfg.report_dir),
-            "studio": cfg.studio.model_copy(update={"files_root": res(cfg.studio.files_root)}),
+            "captures": resolve_file_url(cfg.captures, base),
+            "report_dir": resolve_path(cfg.report_dir, base),
+            "studio": cfg.studio.model_copy(update={"files_root": resolve_path(cfg.studio.files_root, base)}),
         }
     )
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge.config import ConfigError, validation_problems
+from edge.config import load_section, resolve_file_url, resolve_path
 from labeling.datasets import DatasetError, DatasetRef
 
 PACKAGED_HYP = Path(__file__).parent / "hyp" / "finetune-v1.yaml"
@@ -147,31 +146,15 @@ class RetrainConfig(_Section):
 def load_retrain_config(path: Path, overrides: dict[str, Any] | None = None) -> RetrainConfig:
     """Parse and validate ``path`` (its ``retrain:`` section, or the whole file); relative paths are
     resolved against the file's folder. ``ConfigError`` lists every problem with its key path."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
-    if not isinstance(doc, dict):
-        raise ConfigError(str(path), ["(top level): expected a mapping"])
-    prefix: tuple[str, ...] = ("retrain",) if "retrain" in doc else ()
-    data = {**(doc["retrain"] if prefix else doc), **(overrides or {})}
-    try:
-        cfg = RetrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(str(path), validation_problems(exc, data, prefix)) from None
-    return resolve_paths(cfg, path.resolve().parent)
+    cfg = load_section(Path(path), "retrain", RetrainConfig, whole_file_ok=True, overrides=overrides)
+    return resolve_paths(cfg, Path(path).resolve().parent)
 
 
 def resolve_paths(cfg: RetrainConfig, base: Path) -> RetrainConfig:
     def res(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
+        return resolve_path(p, base)
 
-    registry = cfg.registry
-    if registry.startswith("file://") and not registry.startswith("file:///"):
-        registry = f"file://{base / registry.removeprefix('file://')}"
+    registry = resolve_file_url(cfg.registry, base)
     train = cfg.train.model_copy(
         update={"hyp": res(cfg.train.hyp), "python": res(cfg.train.python) if cfg.train.python else None}
     )

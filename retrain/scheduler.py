@@ -38,10 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge.config import ConfigError, validation_problems
+from edge.config import load_section, resolve_path
 from retrain.trainer import die_with_parent
 
 log = logging.getLogger("footfall.scheduler")
@@ -103,27 +102,12 @@ class SchedulerSettings(_Section):
 
 def load_scheduler_config(path: Path) -> SchedulerSettings:
     """The ``scheduler:`` section of ``path``; relative paths resolve against the file's folder."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
-    if not isinstance(doc, dict) or "scheduler" not in doc:
-        raise ConfigError(str(path), ["(top level): expected a 'scheduler:' section with 'jobs'"])
-    data = doc["scheduler"]
-    try:
-        cfg = SchedulerSettings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(str(path), validation_problems(exc, data, ("scheduler",))) from None
-    base = path.resolve().parent
-
-    def res(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
-
-    jobs = [j.model_copy(update={"config": res(j.config) if j.config else None}) for j in cfg.jobs]
-    return cfg.model_copy(update={"db": res(cfg.db), "log_dir": res(cfg.log_dir), "jobs": jobs})
+    cfg = load_section(Path(path), "scheduler", SchedulerSettings)
+    base = Path(path).resolve().parent
+    jobs = [j.model_copy(update={"config": resolve_path(j.config, base) if j.config else None}) for j in cfg.jobs]
+    return cfg.model_copy(
+        update={"db": resolve_path(cfg.db, base), "log_dir": resolve_path(cfg.log_dir, base), "jobs": jobs}
+    )
 
 
 class Ledger:
