@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from registry.core import sha256_file
 from registry.storage import NotFound, PreconditionFailed, Storage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -36,14 +37,6 @@ SPLITS = ("train", "val", "test")
 
 class DatasetError(ValueError):
     """A dataset folder or version that cannot be used; the message names the file and the fix."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_names(folder: Path) -> list[str]:
