@@ -42,8 +42,11 @@ class Studio:
         self.retries = retries
         self.backoff_s = backoff_s
 
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        """``fn()`` with retries on transport errors and server errors; other errors surface at once."""
+    def call(self, what: str, fn: Callable[[], T], before_retry: Callable[[], None] | None = None) -> T:
+        """``fn()`` with retries on transport errors and server errors; other errors surface at once.
+
+        ``before_retry`` runs after the backoff sleep, before the next attempt (to re-read state).
+        """
         import httpx
         from label_studio_sdk.core.api_error import ApiError
 
@@ -63,6 +66,8 @@ class Studio:
                 log.warning("labeling: %s failed (%s); retry %d/%d in %.1f s", what, exc, attempt, self.retries, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
+                if before_retry is not None:
+                    before_retry()
         raise AssertionError("unreachable")
 
     # -- project ----------------------------------------------------------------------------------
@@ -123,31 +128,18 @@ class Studio:
     def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> None:
         """Import tasks (each with a unique ``data.item_id``) exactly once.
 
-        A request cut after the server committed it must not be sent again blindly: after a failure
-        the project's item ids are read back and only the missing tasks are retried.
+        A request cut after the server committed it must not be sent again blindly: before each retry
+        the project's item ids are read back and only the missing tasks are sent.
         """
-        import httpx
-        from label_studio_sdk.core.api_error import ApiError
-
         pending = tasks
-        delay = self.backoff_s
-        for attempt in range(1, self.retries + 1):
-            try:
+
+        def send() -> None:
+            if pending:
                 self.client.projects.import_tasks(id=project, request=cast(Any, pending), return_task_ids=True)
-                return
-            except (httpx.TransportError, ApiError) as exc:
-                status = getattr(exc, "status_code", None)
-                if status is not None and status < 500:
-                    raise
-                if attempt == self.retries:
-                    raise StudioUnavailable(
-                        f"Label Studio at {self.url} did not take {len(pending)} tasks after {self.retries} attempts: "
-                        f"{exc}. Re-run the harvest to resume (it skips what arrived)"
-                    ) from exc
-                log.warning("labeling: import failed (%s); retry %d/%d in %.1f s", exc, attempt, self.retries, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                present = self.item_ids(project)
-                pending = [t for t in pending if str(t["data"]["item_id"]) not in present]
-                if not pending:
-                    return
+
+        def keep_missing() -> None:
+            nonlocal pending
+            present = self.item_ids(project)
+            pending = [t for t in pending if str(t["data"]["item_id"]) not in present]
+
+        self.call("import", send, before_retry=keep_missing)
