@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -188,8 +189,63 @@ class CaptureConfig(_Section):
 
 
 class MetricsConfig(_Section):
-    host: str = Field("127.0.0.1", description="Bind address of /metrics and /health.")
-    port: int = Field(9108, ge=0, le=65535, description="0 disables the HTTP endpoint.")
+    host: str = Field("127.0.0.1", description="Bind address of /metrics, /health and the live view.")
+    port: int = Field(9108, ge=0, le=65535, description="0 disables the HTTP endpoint (and the live view).")
+    live: bool = Field(
+        True,
+        description="Serve the annotated live view at /live/CAMERA.mjpg while someone watches (frames are "
+        "drawn and encoded only then, and never stored). Beyond loopback it needs dashboard.token.",
+    )
+    live_fps: float = Field(5.0, gt=0, le=30, description="Frames per second of the live view.")
+
+
+class DashboardConfig(_Section):
+    host: str = Field("127.0.0.1", description="Bind address of 'footfall serve'. Beyond loopback a token is required.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the dashboard.")
+    token: str | None = Field(
+        None,
+        min_length=16,
+        description="Access token of the dashboard, its API and the edge live view (header "
+        "'Authorization: Bearer TOKEN' or the sign-in page). Default: $FOOTFALL_DASHBOARD_TOKEN.",
+    )
+    timezone: str | None = Field(
+        None, description="IANA time zone of the store, e.g. Europe/Berlin (default: the machine's)."
+    )
+    interval_minutes: int = Field(15, description="Default chart interval: 5, 10, 15, 30 or 60 minutes.")
+    opening_hour: int = Field(
+        0, ge=0, le=23, description="Local hour at which occupancy resets to zero (the store's day starts)."
+    )
+    entrances: list[str] = Field(
+        default_factory=list,
+        description="Lines that count for occupancy and dwell, as CAMERA/LINE. Empty: every line "
+        "(right for one door line per camera; name the door lines when a camera has more).",
+    )
+    max_dwell_h: float = Field(12.0, gt=0, description="An in → out pair further apart than this is no visit.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}; give an IANA name such as Europe/Berlin or UTC") from None
+        return v
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _interval(cls, v: int) -> int:
+        if v not in (5, 10, 15, 30, 60):
+            raise ValueError("choose 5, 10, 15, 30 or 60")
+        return v
+
+    @field_validator("entrances")
+    @classmethod
+    def _entrances(cls, v: list[str]) -> list[str]:
+        for e in v:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", e):
+                raise ValueError(f"{e!r}: write an entrance as CAMERA/LINE, e.g. front-door/door")
+        return v
 
 
 class WatchdogConfig(_Section):
@@ -210,6 +266,7 @@ class EdgeConfig(_Section):
     metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig())
     watchdog: WatchdogConfig = Field(default_factory=lambda: WatchdogConfig())
     capture: CaptureConfig = Field(default_factory=lambda: CaptureConfig())
+    dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig())
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
@@ -217,6 +274,10 @@ class EdgeConfig(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"camera names must be unique; repeated: {dupes}. Fix: rename one")
+        known = {f"{c.name}/{line.name}" for c in self.cameras for line in c.lines}
+        unknown = [e for e in self.dashboard.entrances if e not in known]
+        if unknown:
+            raise ValueError(f"dashboard.entrances names unknown lines {unknown}; known: {sorted(known)}")
         return self
 
     def fingerprint(self, camera: CameraConfig) -> str:

@@ -1,8 +1,11 @@
-"""/metrics (Prometheus) and /health (JSON) of the edge service."""
+"""/metrics (Prometheus), /health (JSON) and the live view (/live/CAMERA.mjpg|.jpg) of the edge service."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +15,30 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from edge.config import EdgeConfig
+from edge.live import LiveHub
 from edge.pipeline import CameraStats
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dashboard_token(cfg: EdgeConfig) -> str | None:
+    """The configured access token, or ``$FOOTFALL_DASHBOARD_TOKEN``."""
+    return cfg.dashboard.token or os.environ.get("FOOTFALL_DASHBOARD_TOKEN") or None
+
+
+def token_ok(header: str | None, token: str) -> bool:
+    """``Authorization: Bearer TOKEN`` compared in constant time."""
+    given = (header or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 class StatsCollector:
@@ -49,13 +75,22 @@ def serve(
     port: int,
     snapshot: Callable[[], dict[str, tuple[CameraStats, int, bool]]],
     health: Callable[[], dict[str, Any]],
+    live: LiveHub | None = None,
+    token: str | None = None,
 ) -> ThreadingHTTPServer:
-    """Start the endpoint on a daemon thread; return the server (``shutdown()`` to stop)."""
+    """Start the endpoint on a daemon thread; return the server (``shutdown()`` to stop).
+
+    The live view answers only with the token when one is set, and only on loopback when none is.
+    """
     registry = CollectorRegistry()
     registry.register(StatsCollector(snapshot))
+    live_open = is_loopback(host)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path.startswith("/live/"):
+                self._live()
+                return
             if self.path.startswith("/metrics"):
                 body, ctype, code = generate_latest(registry), "text/plain; version=0.0.4", 200
             elif self.path.startswith("/health"):
@@ -69,6 +104,53 @@ def serve(
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _live(self) -> None:
+            name, _, kind = self.path.removeprefix("/live/").partition("?")[0].rpartition(".")
+            if live is None or name not in live.cameras or kind not in ("mjpg", "jpg"):
+                self.send_error(404, "no live view of that camera (is metrics.live on?)")
+                return
+            if token is not None and not token_ok(self.headers.get("Authorization"), token):
+                self.send_error(401, "the live view needs 'Authorization: Bearer TOKEN' (dashboard.token)")
+                return
+            if token is None and not live_open:
+                self.send_error(403, "the live view beyond loopback needs dashboard.token in the config")
+                return
+            with live.watch(name):
+                if kind == "jpg":
+                    got = live.next_frame(name, 0, timeout_s=10.0)
+                    if got is None:
+                        self.send_error(503, "camera produced no frame within 10 s")
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(got[1])))
+                    self.send_header("Cache-Control", "no-store")
+                    self.end_headers()
+                    self.wfile.write(got[1])
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                seq, jpg = 0, b""
+                try:
+                    while True:
+                        got = live.next_frame(name, seq, timeout_s=5.0)
+                        if got is not None:
+                            seq, jpg = got
+                        elif not jpg:
+                            continue
+                        # on a timeout the last frame again: a viewer who left is noticed by the write
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\n"
+                            + f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+                            + jpg
+                            + b"\r\n"
+                        )
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the viewer left
+                self.close_connection = True
 
         def log_message(self, *args: object) -> None:
             pass

@@ -72,7 +72,9 @@ def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> d
     return {"detector": detector, "tracker": tracker, "counter": counter, "source": source}
 
 
-def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_evt: Any, opts: RunOptions) -> None:
+def _camera_worker(
+    cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_evt: Any, live_evt: Any, opts: RunOptions
+) -> None:
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(logging.INFO)
@@ -115,7 +117,22 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
             sink = stack.enter_context(
                 CaptureSink(cfg.capture, camera, session, list(detector.class_names), detector.model_version)
             )
+        from edge.live import LiveRenderer
         from edge.model_watch import ModelWatcher
+
+        live = LiveRenderer(
+            live_evt,
+            lambda jpeg: messages.put(("frame", camera, jpeg)),
+            list(parts["detector"].class_names),
+            cam.lines,
+            stats.crossings,
+            cfg.metrics.live_fps,
+        )
+
+        def on_tracks(frame: Any, detections: Any, tracks: Any) -> None:
+            if sink is not None:
+                sink.offer(frame, detections, tracks)
+            live.offer(frame, detections, tracks)
 
         watcher = ModelWatcher(cfg.model, parts["detector"])
         result = run_camera(
@@ -128,7 +145,7 @@ def _camera_worker(cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_
             stop=stop,
             stats=stats,
             on_progress=progress,
-            on_tracks=sink.offer if sink else None,
+            on_tracks=on_tracks,
             **parts,
         )
     messages.put(("stats", camera, stats, stats.frames, parts["source"].frame_count))
@@ -161,6 +178,10 @@ class EdgeService:
         self._messages = _CTX.Queue()
         self._logs = _CTX.Queue()
         self._workers = {c.name: _Worker(c, stats=CameraStats(c.name)) for c in cfg.cameras if c.enabled}
+        from edge.live import LiveHub
+
+        self._live_wanted = {name: _CTX.Event() for name in self._workers}
+        self.live = LiveHub(self._live_wanted)
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
 
@@ -179,14 +200,19 @@ class EdgeService:
             }
 
     def run(self) -> dict[str, RunResult | None]:
-        from edge.http import health_report, serve
+        from edge.http import dashboard_token, health_report, serve
 
         listener = logging.handlers.QueueListener(self._logs, *logging.getLogger().handlers, respect_handler_level=True)
         listener.start()
         server = None
         if self.cfg.metrics.port:
             server = serve(
-                self.cfg.metrics.host, self.cfg.metrics.port, self.snapshot, lambda: health_report(self.snapshot())
+                self.cfg.metrics.host,
+                self.cfg.metrics.port,
+                self.snapshot,
+                lambda: health_report(self.snapshot()),
+                live=self.live if self.cfg.metrics.live else None,
+                token=dashboard_token(self.cfg),
             )
             log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
         blob = pickle.dumps(self.cfg)
@@ -273,7 +299,15 @@ class EdgeService:
             w.process = _CTX.Process(
                 target=_camera_worker,
                 name=f"camera-{w.camera.name}",
-                args=(blob, w.camera.name, self._messages, self._logs, self._stop_evt, self.opts),
+                args=(
+                    blob,
+                    w.camera.name,
+                    self._messages,
+                    self._logs,
+                    self._stop_evt,
+                    self._live_wanted[w.camera.name],
+                    self.opts,
+                ),
                 daemon=True,
             )
             w.process.start()
@@ -292,6 +326,8 @@ class EdgeService:
                 with self._lock:
                     w.stats = stats
                 self._progress(camera, index, total)
+            elif kind == "frame":
+                self.live.put(camera, msg[2])
             elif kind == "done":
                 w.result = msg[2]
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from dashboard.cli import serve
 from edge.cli import edge
 from harvest.cli import harvest, labeling
 from labeling.cli import dataset
@@ -35,6 +36,7 @@ cli.add_command(retrain)
 cli.add_command(scheduler)
 cli.add_command(harvest)
 cli.add_command(labeling)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
   # torch first, pinned: with no torch installed pip would otherwise pick a newer CUDA build.
   "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,labeling,dev]"
+  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,labeling,dashboard,dev]"
   # yolov5 only for its model code (reading original .pt checkpoints, ONNX export). Its declared
   # dependencies pin huggingface-hub<0.25, which boxmot 25 cannot run with, hence --no-deps.
   "$VENV/bin/pip" install -q --no-deps yolov5==7.0.14
@@ -49,6 +49,16 @@ if [ ! -f "$ls_stamp" ] || [ "$(cat "$ls_stamp")" != "$want" ]; then
   "$LS_VENV/bin/pip" install -q --upgrade pip
   "$LS_VENV/bin/pip" install -q label-studio==1.23.2
   echo "$want" > "$ls_stamp"
+fi
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; } \
+    || echo "setup: could not install Debian's chromium; the dashboard browser tests need /usr/bin/chromium" >&2
 fi
 
 mkdir -p models

@@ -1,0 +1,143 @@
+"""Counts, occupancy, dwell and CSV read back from a count store with known crossings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from dashboard.queries import Filter, QueryError, Store, clamped_running_sum
+from edge.store import CountStore
+from edge.types import CrossingEvent, Direction
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def at(day: str, hhmm: str, tz: ZoneInfo = BERLIN) -> float:
+    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=tz).timestamp()
+
+
+def ev(ts: float, direction: str, track: int, cls: str = "male_adult", line: str = "door", camera: str = "front"):
+    d = Direction(direction)
+    first = Direction.IN if d is Direction.UTURN else None
+    return CrossingEvent(camera, line, track, int(ts) % 10_000_000, ts, cls, d, first)
+
+
+def make_store(tmp_path: Path, events: list[CrossingEvent], **kw) -> Store:
+    db = tmp_path / "footfall.db"
+    with CountStore(db) as s:
+        s.commit("s1", events)
+    return Store(db, BERLIN, **kw)
+
+
+def test_reflected_running_sum_matches_the_loop() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        delta = rng.choice([-1, 1], size=rng.integers(0, 40))
+        level, expected = 0, []
+        for d in delta:
+            level = max(0, level + d)
+            expected.append(level)
+        assert clamped_running_sum(delta).tolist() == expected
+
+
+def test_hourly_buckets_follow_local_time_across_the_dst_change(tmp_path: Path) -> None:
+    # 2026-03-29: Berlin skips 02:00-03:00, so the day has 23 hours
+    day = "2026-03-29"
+    store = make_store(
+        tmp_path,
+        [ev(at(day, "01:59"), "in", 1), ev(at(day, "03:30"), "in", 2), ev(at(day, "03:45"), "out", 3)],
+    )
+    out = store.counts(date(2026, 3, 29), date(2026, 3, 29), 3600, ())
+    assert len(out["buckets"]) == 23
+    assert out["buckets"][1] == "2026-03-29T01:00+01:00" and out["buckets"][2] == "2026-03-29T03:00+02:00"
+    series = {s["direction"]: s["values"] for s in out["series"]}
+    assert series["in"][1] == 1 and series["in"][2] == 1 and series["out"][2] == 1
+    assert out["totals"] == {"in": 2, "out": 1, "uturns": 0, "by_class": {}}
+
+
+def test_counts_group_filter_and_uturns(tmp_path: Path) -> None:
+    d = "2026-11-23"
+    events = [
+        ev(at(d, "09:01"), "in", 1, "child"),
+        ev(at(d, "09:14"), "in", 2, "female_adult"),
+        ev(at(d, "09:15"), "out", 3, "female_adult"),
+        ev(at(d, "09:20"), "uturn", 4, "male_adult"),
+        ev(at(d, "10:00"), "in", 5, "male_adult", line="side", camera="back"),
+        ev(at("2026-11-24", "00:00"), "in", 6),  # the next day: not counted on the 23rd
+    ]
+    store = make_store(tmp_path, events)
+    out = store.counts(date(2026, 11, 23), date(2026, 11, 23), 900, ("class",))
+    assert len(out["buckets"]) == 96 and out["buckets"][36] == "2026-11-23T09:00+01:00"
+    by = {(s["class"], s["direction"]): s["values"] for s in out["series"]}
+    assert by[("child", "in")][36] == 1 and by[("female_adult", "in")][36] == 1
+    assert by[("female_adult", "out")][37] == 1  # 09:15 opens the next quarter
+    assert out["totals"]["in"] == 3 and out["totals"]["out"] == 1 and out["totals"]["uturns"] == 1
+    assert out["totals"]["by_class"]["male_adult"] == {"in": 1, "out": 0}
+    front = store.counts(date(2026, 11, 23), date(2026, 11, 23), 86400, ("camera", "line"), Filter(cameras=("front",)))
+    assert {(s["camera"], s["direction"]): s["values"] for s in front["series"]} == {
+        ("front", "in"): [2],
+        ("front", "out"): [1],
+    }
+    two_days = store.counts(date(2026, 11, 23), date(2026, 11, 24), 86400, ())
+    assert two_days["buckets"] == ["2026-11-23T00:00+01:00", "2026-11-24T00:00+01:00"]
+    assert next(s for s in two_days["series"] if s["direction"] == "in")["values"] == [3, 1]
+    rows = list(store.csv_rows(date(2026, 11, 23), date(2026, 11, 23), 900))
+    assert rows[0][:3] == ["interval_start", "interval_end", "camera"]
+    assert sum(int(r[-1]) for r in rows[1:]) == 4  # in + out, U-turns are not crossings of the table
+    assert ["2026-11-23T09:15+01:00", "2026-11-23T09:30+01:00", "front", "door", "female_adult", "out", "1"] in rows
+
+
+def test_occupancy_never_negative_and_resets_at_opening(tmp_path: Path) -> None:
+    d = "2026-11-23"
+    events = [
+        ev(at(d, "07:30"), "out", 1),  # left before opening: yesterday's business day
+        ev(at(d, "08:05"), "out", 2),  # someone in since yesterday leaves: no negative occupancy
+        ev(at(d, "08:10"), "in", 3, "child"),
+        ev(at(d, "08:20"), "in", 4),
+        ev(at(d, "09:40"), "out", 3, "child"),
+        ev(at(d, "09:50"), "uturn", 5),  # a U-turn changes nothing
+    ]
+    store = make_store(tmp_path, events, opening_hour=8)
+    occ = store.occupancy(date(2026, 11, 23), 3600)
+    assert occ["opens"] == "2026-11-23T08:00+01:00"
+    assert occ["values"][:3] == [2, 1, 1] and occ["peak"] == 2 and occ["current"] == 1
+    assert occ["by_class"]["child"]["values"][:2] == [1, 0]
+    future = store.occupancy(date(2026, 11, 23), 3600, now=at(d, "10:30"))
+    assert future["values"][2] == 1 and future["values"][3] is None  # 11:00 has not begun
+
+
+def test_dwell_pairs_in_then_out_of_the_same_track_at_the_entrances(tmp_path: Path) -> None:
+    d = "2026-11-23"
+    events = [
+        ev(at(d, "10:00"), "in", 1, "child"),
+        ev(at(d, "10:05"), "out", 1, "child"),  # 5 min
+        ev(at(d, "10:00"), "in", 2),
+        ev(at(d, "10:30"), "out", 2),  # 30 min
+        ev(at(d, "11:00"), "out", 3),  # never seen entering: no visit
+        ev(at(d, "11:00"), "in", 4),
+        ev(at(d, "11:02"), "out", 4, line="aisle"),  # not an entrance
+    ]
+    store = make_store(tmp_path, events, entrances=["front/door"])
+    dw = store.dwell(date(2026, 11, 23), date(2026, 11, 23))
+    assert dw["visits"] == 2 and dw["median_s"] == pytest.approx(1050.0)
+    assert dw["by_class"]["child"]["median_s"] == 300.0
+    assert [h["visits"] for h in dw["histogram"]][:5] == [0, 0, 1, 0, 1]  # 5 min opens 5–15, 30 min 30–60
+    assert (
+        make_store(tmp_path / "x", events, max_dwell_s=600).dwell(date(2026, 11, 23), date(2026, 11, 23))["visits"] == 2
+    )  # every line: the 5-minute visit and the 2-minute one via the aisle; 30 min is beyond max
+
+
+def test_bad_requests_say_what_to_do(tmp_path: Path) -> None:
+    store = make_store(tmp_path, [ev(at("2026-11-23", "10:00"), "in", 1)])
+    with pytest.raises(QueryError, match="choose one of"):
+        store.counts(date(2026, 11, 23), date(2026, 11, 23), 123, ())
+    with pytest.raises(QueryError, match="group_by"):
+        store.counts(date(2026, 11, 23), date(2026, 11, 23), 900, ("store",))
+    with pytest.raises(QueryError, match="before start"):
+        store.counts(date(2026, 11, 23), date(2026, 11, 22), 900, ())
+    with pytest.raises(FileNotFoundError, match="footfall edge run"):
+        Store(tmp_path / "none.db", BERLIN).counts(date(2026, 11, 23), date(2026, 11, 23), 900, ())
