@@ -18,7 +18,7 @@ import hmac
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -80,9 +80,9 @@ def _session_value(token: str) -> str:
     return hmac.new(token.encode(), b"footfall-dashboard-session", hashlib.sha256).hexdigest()
 
 
-def _day(value: str | None, name: str, default: date) -> date:
+def _day(value: str | None, name: str, default: Callable[[], date]) -> date:
     if not value:
-        return default
+        return default()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -223,8 +223,8 @@ def create_app(settings: Settings) -> FastAPI:
         """Crossings per interval between two local days (inclusive), one series per group × direction.
 
         ``group_by``: comma-separated subset of camera, line, class (empty = totals only)."""
-        d0 = _day(start, "start", default_day())
-        d1 = _day(end, "end", d0)
+        d0 = _day(start, "start", default_day)
+        d1 = _day(end, "end", lambda: d0)
         groups = tuple(g for g in group_by.split(",") if g)
         return store.counts(d0, d1, interval or settings.interval_s, groups, _flt(camera, line, cls))
 
@@ -237,8 +237,8 @@ def create_app(settings: Settings) -> FastAPI:
         line: Annotated[list[str] | None, Query()] = None,
         cls: Annotated[list[str] | None, Query(alias="class")] = None,
     ) -> Response:
-        d0 = _day(start, "start", default_day())
-        d1 = _day(end, "end", d0)
+        d0 = _day(start, "start", default_day)
+        d1 = _day(end, "end", lambda: d0)
         buf = io.StringIO()
         csv.writer(buf).writerows(store.csv_rows(d0, d1, interval or settings.interval_s, _flt(camera, line, cls)))
         name = f"footfall_{d0}_{d1}.csv"
@@ -253,18 +253,18 @@ def create_app(settings: Settings) -> FastAPI:
         camera: Annotated[list[str] | None, Query()] = None,
         line: Annotated[list[str] | None, Query()] = None,
     ) -> dict[str, Any]:
-        """One day against the same weekday a week before; occupancy and dwell of the day."""
-        d = _day(day, "day", default_day())
-        return store.summary(d, interval or settings.interval_s, _flt(camera, line, None), now=time.time())
+        """One day against the same weekday a week before: totals by class, the 'in' curve of both."""
+        d = _day(day, "day", default_day)
+        return store.summary(d, interval or settings.interval_s, _flt(camera, line, None))
 
     @app.get("/api/occupancy")
     def occupancy(day: str | None = None, interval: int | None = None) -> dict[str, Any]:
-        return store.occupancy(_day(day, "day", default_day()), interval or settings.interval_s, now=time.time())
+        return store.occupancy(_day(day, "day", default_day), interval or settings.interval_s, now=time.time())
 
     @app.get("/api/dwell")
     def dwell(start: str | None = None, end: str | None = None) -> dict[str, Any]:
-        d0 = _day(start, "start", default_day())
-        return store.dwell(d0, _day(end, "end", d0))
+        d0 = _day(start, "start", default_day)
+        return store.dwell(d0, _day(end, "end", lambda: d0))
 
     @app.put("/api/cameras/{camera}/lines")
     def put_lines(
@@ -287,7 +287,7 @@ def create_app(settings: Settings) -> FastAPI:
             {
                 "saved": [ln.model_dump(mode="json") for ln in cam.lines],
                 "config_version": config_version(settings.config_path),
-                "note": "the edge uses the new lines from its next start (restart the footfall service)",
+                "note": "The edge uses the new lines from its next start (restart the footfall service)",
             }
         )
 

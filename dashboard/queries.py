@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from edge.store import ROLLUP_S
+
 GROUPS = ("camera", "line", "class")
 DAY = 86400
 INTERVALS = (300, 600, 900, 1800, 3600, DAY)
@@ -83,8 +85,9 @@ class Store:
 
     def data_range(self) -> tuple[str, str] | None:
         """First and last local day with a crossing."""
-        with self._connect() as con:
-            lo, hi = con.execute("SELECT MIN(ts), MAX(ts) FROM events").fetchone()
+        with self._connect() as con:  # two queries: SQLite answers a lone MIN or MAX from the index
+            lo = con.execute("SELECT MIN(ts) FROM events").fetchone()[0]
+            hi = con.execute("SELECT MAX(ts) FROM events").fetchone()[0]
         if lo is None:
             return None
         return (
@@ -95,7 +98,8 @@ class Store:
     def cameras(self) -> dict[str, list[str]]:
         """Cameras and lines that have crossings (a central copy knows no config)."""
         with self._connect() as con:
-            rows = con.execute("SELECT DISTINCT camera, line FROM events ORDER BY 1, 2").fetchall()
+            table = "lines_seen" if _has_table(con, "lines_seen") else "events"
+            rows = con.execute(f"SELECT DISTINCT camera, line FROM {table} ORDER BY 1, 2").fetchall()
         out: dict[str, list[str]] = {}
         for cam, line in rows:
             out.setdefault(cam, []).append(line)
@@ -118,15 +122,22 @@ class Store:
         series: dict[tuple[str, ...], dict[int, int]] = {}
         uturns = 0
         with self._connect() as con:
+            rollup = _has_table(con, "counts_15m") and interval_s % ROLLUP_S == 0
             for d in self.days(start, end):
                 t0, t1 = self.day_start(d), self.day_start(d + timedelta(days=1))
                 step = int(t1 - t0) if interval_s == DAY else interval_s
                 first = len(bucket_ts)
                 bucket_ts.extend(t0 + k * step for k in range(int(np.ceil((t1 - t0) / step))))
-                sql = (
-                    f"SELECT CAST((ts - :t0) / :i AS INTEGER){cols}, direction, COUNT(*) FROM events "
-                    f"WHERE ts >= :t0 AND ts < :t1{where} GROUP BY 1{cols}, direction"
-                )
+                if rollup and t0 % ROLLUP_S == 0:  # quarter-hours of the rollup fit the local buckets
+                    sql = (
+                        f"SELECT CAST((bucket - :t0) / :i AS INTEGER){cols}, direction, SUM(n) FROM counts_15m "
+                        f"WHERE bucket >= :t0 AND bucket < :t1{where} GROUP BY 1{cols}, direction"
+                    )
+                else:
+                    sql = (
+                        f"SELECT CAST((ts - :t0) / :i AS INTEGER){cols}, direction, COUNT(*) FROM events "
+                        f"WHERE ts >= :t0 AND ts < :t1{where} GROUP BY 1{cols}, direction"
+                    )
                 for row in con.execute(sql, {"t0": t0, "t1": t1, "i": step, **params}):
                     b, key, direction, n = row[0], row[1:-2], row[-2], row[-1]
                     if direction == "uturn":
@@ -163,12 +174,13 @@ class Store:
         """Long format, one row per non-empty interval × camera × line × class × direction."""
         data = self.counts(start, end, interval_s, GROUPS, flt)
         yield ["interval_start", "interval_end", "camera", "line", "class", "direction", "count"]
-        edges = [*data["bucket_ts"], self.day_start(end + timedelta(days=1))]
-        for i, t in enumerate(data["bucket_ts"]):
-            for s in data["series"]:
-                if s["values"][i]:
-                    row = [self.local(t), self.local(edges[i + 1]), s["camera"], s["line"], s["class"]]
-                    yield [*row, s["direction"], str(s["values"][i])]
+        edges = [self.local(t) for t in [*data["bucket_ts"], self.day_start(end + timedelta(days=1))]]
+        cells = sorted(
+            (i, k) for k, s in enumerate(data["series"]) for i, v in enumerate(s["values"]) if v
+        )  # by interval, then series
+        for i, k in cells:
+            s = data["series"][k]
+            yield [edges[i], edges[i + 1], s["camera"], s["line"], s["class"], s["direction"], str(s["values"][i])]
 
     # -- occupancy and dwell ----------------------------------------------------------------------
 
@@ -190,15 +202,17 @@ class Store:
         where, params = self._entrance_sql()
         with self._connect() as con:
             rows = con.execute(
-                "SELECT ts, class, direction FROM events WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'"
-                f"{where} ORDER BY ts",
+                "SELECT ts, 2 * (direction = 'in') - 1, class FROM events WHERE ts >= :t0 AND ts < :t1 "
+                f"AND direction != 'uturn'{where} ORDER BY ts",  # the index's order: no sort
                 {"t0": t0, "t1": t1, **params},
             ).fetchall()
         step = int(t1 - t0) if interval_s == DAY else interval_s
         ends = np.array([min(t0 + (k + 1) * step, t1) for k in range(int(np.ceil((t1 - t0) / step)))])
-        ts = np.array([r[0] for r in rows], dtype=float)
-        delta = np.array([1 if r[2] == "in" else -1 for r in rows], dtype=np.int64)
-        classes = np.array([r[1] for r in rows], dtype=object)
+        cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
+        ts = np.asarray(cols[0], dtype=float)
+        delta = np.asarray(cols[1], dtype=np.int64)
+        names: dict[str, int] = {}
+        codes = np.asarray([names.setdefault(c, len(names)) for c in cols[2]], dtype=np.int32)
 
         def series(mask: np.ndarray) -> tuple[list[int | None], int, int]:
             level = clamped_running_sum(delta[mask])
@@ -216,8 +230,8 @@ class Store:
 
         total, peak, current = series(np.ones(len(rows), bool))
         by_class = {}
-        for cls in sorted(set(classes.tolist())):
-            values, cpeak, ccur = series(classes == cls)
+        for cls in sorted(names):
+            values, cpeak, ccur = series(codes == names[cls])
             by_class[cls] = {"values": values, "peak": cpeak, "current": ccur}
         return {
             "date": d.isoformat(),
@@ -241,23 +255,21 @@ class Store:
         with self._connect() as con:
             rows = con.execute(
                 "SELECT camera, session, track_id, ts, class, direction FROM events WHERE ts >= :t0 AND ts < :t1 "
-                f"AND direction != 'uturn'{where} ORDER BY camera, session, track_id, ts",
+                f"AND direction != 'uturn'{where} ORDER BY ts",  # the index's order: no sort
                 {"t0": t0, "t1": t1, **params},
             ).fetchall()
         visits: list[tuple[str, float]] = []
-        entered: tuple[tuple[str, str, int], float, str] | None = None
+        entered: dict[tuple[str, str, int], tuple[float, str]] = {}  # track → its last 'in'
         for cam, session, tid, ts, cls, direction in rows:
             key = (cam, session, tid)
             if direction == "in":
-                entered = (key, ts, cls)
-            elif entered is not None and entered[0] == key:
-                if ts - entered[1] <= self.max_dwell_s:
-                    visits.append((entered[2], ts - entered[1]))
-                entered = None
+                entered[key] = (ts, cls)
+            elif (came := entered.pop(key, None)) is not None and ts - came[0] <= self.max_dwell_s:
+                visits.append((came[1], ts - came[0]))
         return {"start": start.isoformat(), "end": end.isoformat(), **dwell_stats(visits)}
 
-    def summary(self, d: date, interval_s: int, flt: Filter = Filter(), now: float | None = None) -> dict[str, Any]:
-        """Day ``d`` against the same weekday a week before: totals, the 'in' curve of both, occupancy, dwell."""
+    def summary(self, d: date, interval_s: int, flt: Filter = Filter()) -> dict[str, Any]:
+        """Day ``d`` against the same weekday a week before: totals by class and the 'in' curve of both."""
         week_before = d - timedelta(days=7)
         this = self.counts(d, d, interval_s, ("class",), flt)
         last = self.counts(week_before, week_before, interval_s, (), flt)
@@ -267,9 +279,11 @@ class Store:
             "compare_date": week_before.isoformat(),
             "counts": this,
             "compare": {"in": last["totals"]["in"], "out": last["totals"]["out"], "in_values": last_in},
-            "occupancy": self.occupancy(d, interval_s, now=now),
-            "dwell": self.dwell(d, d),
         }
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
 
 def clamped_running_sum(delta: np.ndarray) -> np.ndarray:

@@ -141,3 +141,30 @@ def test_bad_requests_say_what_to_do(tmp_path: Path) -> None:
         store.counts(date(2026, 11, 23), date(2026, 11, 22), 900, ())
     with pytest.raises(FileNotFoundError, match="footfall edge run"):
         Store(tmp_path / "none.db", BERLIN).counts(date(2026, 11, 23), date(2026, 11, 23), 900, ())
+
+
+def test_quarter_hour_rollup_and_raw_events_give_the_same_counts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    t0 = at("2026-11-23", "00:00")
+    events = [
+        ev(
+            t0 + float(rng.uniform(0, 2 * 86400)),
+            str(rng.choice(["in", "out", "uturn"])),
+            k,
+            str(rng.choice(["child", "female_adult", "male_adult"])),
+            str(rng.choice(["door", "side"])),
+        )
+        for k in range(3000)
+    ]
+    store = make_store(tmp_path, events)
+    days = (date(2026, 11, 23), date(2026, 11, 24))
+    fine = store.counts(*days, 300, ("camera", "line", "class"))  # 5 minutes: read from the events
+    for interval in (900, 3600, 86400):  # read from the rollup
+        coarse = store.counts(*days, interval, ("camera", "line", "class"))
+        assert coarse["totals"] == fine["totals"]
+        per = interval // 300 if interval < 86400 else 288
+        for a, b in zip(coarse["series"], fine["series"], strict=True):
+            assert {k: a[k] for k in ("camera", "line", "class", "direction")} == {
+                k: b[k] for k in ("camera", "line", "class", "direction")
+            }
+            assert a["values"] == [sum(b["values"][i : i + per]) for i in range(0, len(b["values"]), per)]
