@@ -158,6 +158,7 @@ function drawOccupancy(o) {
   lineChart($("chart-occupancy"), { labels: o.buckets, intervalS: o.interval_s, series });
   legend($("legend-occupancy"), series.map((s) => ({ label: s.label, colour: s.colour })));
   $("kpi-occupancy").textContent = `${o.current} / ${o.peak}`;
+  $("kpi-occupancy-label").textContent = o.date === META.today ? "Inside now / peak" : "Inside at day end / peak";
   $("kpi-occupancy-sub").textContent = `in − out since opening, ${o.date}`;
 }
 
