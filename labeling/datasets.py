@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from registry.core import sha256_file
-from registry.storage import NotFound, PreconditionFailed, Storage
+from registry.storage import NotFound, Storage, claim_number
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 SPLITS = ("train", "val", "test")
@@ -230,13 +230,9 @@ class DatasetStore:
         existing = self.find(name, manifest["fingerprint"])
         if existing is not None:
             return existing
-        version = max(self.versions(name), default=0) + 1
-        while True:  # claim a version number nobody else has (conditional create)
-            try:
-                self.storage.put(f"{self._vdir(name, version)}/claim.json", b"{}", if_none_match=True)
-                break
-            except PreconditionFailed:
-                version += 1
+        version = claim_number(
+            self.storage, lambda n: f"{self._vdir(name, n)}/claim.json", max(self.versions(name), default=0) + 1
+        )
         for rel in manifest["files"]:
             self.storage.upload(f"{self._vdir(name, version)}/files/{rel}", Path(folder) / rel)
         manifest = {"name": name, "version": version, "created_at": time.time(), **manifest}

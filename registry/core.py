@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry.storage import NotFound, PreconditionFailed, Storage
+from registry.storage import NotFound, PreconditionFailed, Storage, claim_number
 
 RESERVED = re.compile(r"^(latest|v\d+)$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -121,17 +121,12 @@ class Registry:
             if "/" in label or not Path(path).is_file():
                 raise RegistryError(f"artefact {label!r} → {path}: not a file")
         index, _ = self._index(name)
-        version = max((v["version"] for v in index["versions"]), default=0) + 1
-        while True:  # claim a number nobody else has: conditional create
-            try:
-                self.storage.put(
-                    f"{self._vdir(name, version)}/claim.json",
-                    json.dumps({"by": _actor(), "time": time.time()}).encode(),
-                    if_none_match=True,
-                )
-                break
-            except PreconditionFailed:
-                version += 1
+        version = claim_number(
+            self.storage,
+            lambda n: f"{self._vdir(name, n)}/claim.json",
+            max((v["version"] for v in index["versions"]), default=0) + 1,
+            json.dumps({"by": _actor(), "time": time.time()}).encode(),
+        )
         checksums = {}
         for label, path in sorted(files.items()):
             checksums[label] = {"sha256": sha256_file(Path(path)), "size": Path(path).stat().st_size}

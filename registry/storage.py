@@ -13,7 +13,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -206,6 +206,18 @@ class S3Storage:
         return sorted(out)
 
 
+def claim_number(storage: Storage, key_of: Callable[[int], str], first: int, body: bytes = b"{}") -> int:
+    """The first number from ``first`` on whose key ``key_of(n)`` this caller created (conditional
+    create), so two concurrent publishers never get the same version number."""
+    n = first
+    while True:
+        try:
+            storage.put(key_of(n), body, if_none_match=True)
+            return n
+        except PreconditionFailed:
+            n += 1
+
+
 def open_storage(url: str) -> Storage:
     """``file:///path``, a plain path, or ``s3://bucket/prefix``."""
     parsed = urlparse(url)
@@ -218,4 +230,4 @@ def open_storage(url: str) -> Storage:
     raise ValueError(f"unsupported registry URL {url!r}: use file://PATH or s3://BUCKET/PREFIX")
 
 
-__all__ = ["FileStorage", "NotFound", "PreconditionFailed", "S3Storage", "Storage", "open_storage"]
+__all__ = ["FileStorage", "NotFound", "PreconditionFailed", "S3Storage", "Storage", "claim_number", "open_storage"]

@@ -139,3 +139,13 @@ def test_snapshot_is_a_frame_of_the_camera(device: Path) -> None:
     # the edge is not running: the live relay says so instead of hanging
     live = client(device).get("/api/cameras/front/live.mjpg")
     assert live.status_code == 503 and "not reachable" in live.json()["error"]
+
+
+def test_a_central_copy_without_config_serves_charts_but_no_live_view(device: Path) -> None:
+    c = TestClient(create_app(Settings(db=device.parent / "footfall.db", tz=BERLIN)))
+    meta = c.get("/api/meta").json()
+    assert meta["cameras"] == {"front": {"lines": [{"name": "door"}], "live": False}}  # from lines_seen
+    assert c.get("/api/counts", params={"start": "2026-11-23"}).json()["totals"]["in"] == 1
+    assert c.get("/live/front").status_code == 404
+    assert c.get("/api/cameras/front/live.mjpg").status_code == 404
+    assert c.put("/api/cameras/front/lines", json={"lines": []}).status_code == 409
