@@ -190,6 +190,16 @@ class Store:
         marks = ",".join(f":e{k}" for k in range(len(self.entrances)))
         return f" AND camera || '/' || line IN ({marks})", {f"e{k}": e for k, e in enumerate(self.entrances)}
 
+    def _entrance_crossings(self, columns: str, t0: float, t1: float) -> list[tuple]:
+        """``columns`` of the in/out crossings at the entrances in ``[t0, t1)``, in time order."""
+        where, params = self._entrance_sql()
+        with self._connect() as con:
+            return con.execute(
+                f"SELECT {columns} FROM events WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{where} "
+                "ORDER BY ts",  # the index's order: no sort
+                {"t0": t0, "t1": t1, **params},
+            ).fetchall()
+
     def business_day(self, d: date) -> tuple[float, float]:
         """The store's day ``d``: from opening hour to the same hour the next day."""
         return self.day_start(d, self.opening_hour), self.day_start(d + timedelta(days=1), self.opening_hour)
@@ -199,13 +209,7 @@ class Store:
         since opening, never below zero (someone leaving who came in before the reset, or a miss,
         does not make it negative), by class and in all."""
         t0, t1 = self.business_day(d)
-        where, params = self._entrance_sql()
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT ts, 2 * (direction = 'in') - 1, class FROM events WHERE ts >= :t0 AND ts < :t1 "
-                f"AND direction != 'uturn'{where} ORDER BY ts",  # the index's order: no sort
-                {"t0": t0, "t1": t1, **params},
-            ).fetchall()
+        rows = self._entrance_crossings("ts, 2 * (direction = 'in') - 1, class", t0, t1)
         step = int(t1 - t0) if interval_s == DAY else interval_s
         ends = np.array([min(t0 + (k + 1) * step, t1) for k in range(int(np.ceil((t1 - t0) / step)))])
         cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
@@ -251,13 +255,7 @@ class Store:
         are re-identified under a new id are not matched)."""
         t0 = self.business_day(self.days(start, end)[0])[0]
         t1 = self.business_day(end)[1]
-        where, params = self._entrance_sql()
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT camera, session, track_id, ts, class, direction FROM events WHERE ts >= :t0 AND ts < :t1 "
-                f"AND direction != 'uturn'{where} ORDER BY ts",  # the index's order: no sort
-                {"t0": t0, "t1": t1, **params},
-            ).fetchall()
+        rows = self._entrance_crossings("camera, session, track_id, ts, class, direction", t0, t1)
         visits: list[tuple[str, float]] = []
         entered: dict[tuple[str, str, int], tuple[float, str]] = {}  # track → its last 'in'
         for cam, session, tid, ts, cls, direction in rows:
