@@ -40,6 +40,7 @@ from fastapi.responses import (
 from dashboard.lines import StaleConfig, config_version, save_lines
 from dashboard.queries import DAY, GROUPS, Filter, QueryError, Store
 from edge.config import ConfigError, EdgeConfig, load_config
+from edge.http import token_ok
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -116,9 +117,8 @@ def create_app(settings: Settings) -> FastAPI:
         path = request.url.path
         if token is None or path in ("/login", "/api/health", "/favicon.ico") or path.startswith("/static/"):
             return await call_next(request)
-        header = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         cookie = request.cookies.get(COOKIE, "")
-        if hmac.compare_digest(header.encode(), token.encode()) or hmac.compare_digest(
+        if token_ok(request.headers.get("authorization"), token) or hmac.compare_digest(
             cookie.encode(), _session_value(token).encode()
         ):
             return await call_next(request)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from edge.config import ConfigError, DashboardConfig, load_config
-from edge.http import is_loopback
+from edge.http import dashboard_token, is_loopback
 
 
 def local_zone() -> ZoneInfo:
@@ -57,7 +57,7 @@ def serve(config_path: Path | None, db: Path | None, host: str | None, port: int
         raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
-    token = dash.token or os.environ.get("FOOTFALL_DASHBOARD_TOKEN") or None
+    token = dashboard_token(dash)
     if token is not None and len(token) < 16:
         raise click.ClickException("FOOTFALL_DASHBOARD_TOKEN is shorter than 16 characters; use a longer secret")
     host = host or dash.host

@@ -60,6 +60,12 @@ class Line:
     def length(self) -> float:
         return float(np.hypot(self.end.x - self.start.x, self.end.y - self.start.y))
 
+    @property
+    def in_normal(self) -> tuple[float, float]:
+        """Unit vector pointing to the "in" side (the direction of travel counted as in)."""
+        dx, dy = (self.end.x - self.start.x) / self.length, (self.end.y - self.start.y) / self.length
+        return (-dy, dx) if self.invert else (dy, -dx)
+
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Distance in pixels of (N, 2) points from the infinite line; positive on the "in" side."""
         dx, dy = self.end.x - self.start.x, self.end.y - self.start.y

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from edge.config import EdgeConfig
+from edge.config import DashboardConfig
 from edge.live import LiveHub
 from edge.pipeline import CameraStats
 
@@ -30,9 +30,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def dashboard_token(cfg: EdgeConfig) -> str | None:
+def dashboard_token(dash: DashboardConfig) -> str | None:
     """The configured access token, or ``$FOOTFALL_DASHBOARD_TOKEN``."""
-    return cfg.dashboard.token or os.environ.get("FOOTFALL_DASHBOARD_TOKEN") or None
+    return dash.token or os.environ.get("FOOTFALL_DASHBOARD_TOKEN") or None
 
 
 def token_ok(header: str | None, token: str) -> bool:

@@ -48,11 +48,8 @@ def draw_overlay(
     for i, line in enumerate(lines):
         (ax, ay), (bx, by) = line.points
         cv2.line(out, (int(ax), int(ay)), (int(bx), int(by)), (0, 255, 255), 2, cv2.LINE_AA)
-        # the "in" side: the start→end vector turned 90° counter-clockwise on screen (see LineConfig)
-        mx, my, dx, dy = (ax + bx) / 2, (ay + by) / 2, bx - ax, by - ay
-        norm = max(1e-6, float(np.hypot(dx, dy)))
-        sign = -1.0 if line.invert else 1.0
-        nx, ny = sign * dy / norm, -sign * dx / norm
+        mx, my = (ax + bx) / 2, (ay + by) / 2
+        nx, ny = line.to_line().in_normal
         tip = (int(mx + 18 * nx), int(my + 18 * ny))
         cv2.arrowedLine(out, (int(mx), int(my)), tip, (0, 255, 255), 2, cv2.LINE_AA, tipLength=0.4)
         n_in = sum(n for k, n in counts.items() if k.startswith(f"{line.name}|") and k.endswith("|in"))

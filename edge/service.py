@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.config import CameraConfig, EdgeConfig
+from edge.live import LiveHub
 from edge.pipeline import CameraStats, RunResult
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,6 @@ class EdgeService:
         self._messages = _CTX.Queue()
         self._logs = _CTX.Queue()
         self._workers = {c.name: _Worker(c, stats=CameraStats(c.name)) for c in cfg.cameras if c.enabled}
-        from edge.live import LiveHub
-
         self._live_wanted = {name: _CTX.Event() for name in self._workers}
         self.live = LiveHub(self._live_wanted)
         self._lock = threading.Lock()
@@ -212,7 +211,7 @@ class EdgeService:
                 self.snapshot,
                 lambda: health_report(self.snapshot()),
                 live=self.live if self.cfg.metrics.live else None,
-                token=dashboard_token(self.cfg),
+                token=dashboard_token(self.cfg.dashboard),
             )
             log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
         blob = pickle.dumps(self.cfg)

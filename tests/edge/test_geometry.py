@@ -46,3 +46,13 @@ def test_anchor_points() -> None:
     assert Anchor.BOTTOM_CENTER.points(boxes).tolist() == [[20, 80]]
     assert Anchor.CENTER.points(boxes).tolist() == [[20, 50]]
     assert Anchor.TOP_CENTER.points(boxes).tolist() == [[20, 20]]
+
+
+@pytest.mark.parametrize("invert", [False, True])
+@pytest.mark.parametrize("end", [(0, 10), (10, 0), (-7, 3), (5, -12)])
+def test_in_normal_points_to_the_in_side(end: tuple[float, float], invert: bool) -> None:
+    line = Line(Point(0, 0), Point(*end), invert)
+    nx, ny = line.in_normal
+    assert np.hypot(nx, ny) == pytest.approx(1.0)
+    mid = np.array([[end[0] / 2 + 5 * nx, end[1] / 2 + 5 * ny]])
+    assert line.signed_distance(mid)[0] == pytest.approx(5.0)
