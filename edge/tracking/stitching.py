@@ -4,6 +4,10 @@ Trackers drop a track after ``max_age`` frames without a detection and start a n
 person reappears behind the lamp post or the shelf. A new tracker id is linked to a recently lost
 one when it appears where the lost one's constant-velocity motion says it should be, with a
 similar box height. The counter then sees one person, so an occluded crossing is still counted.
+
+A track lost at the edge of the picture has left the view: whoever comes in at that edge later is
+somebody else, so such a track can be re-linked only within ``exit_gap_frames`` (detector flicker
+at the border), never after a longer gap.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class _Tracklet:
     pid: int  # stable output id
     history: deque[tuple[int, float, float, float]] = field(default_factory=lambda: deque(maxlen=10))
     lost_since: int | None = None  # frame of the last sighting, while lost
+    at_border: bool = False  # the last box touched the picture's edge: the person may have left
 
     def predict(self, frame: int) -> tuple[float, float, float]:
         f1, x1, y1, h1 = self.history[-1]
@@ -41,12 +46,26 @@ class TrackletStitcher:
         radius: gate on the distance between the predicted and the new foot point, in box heights,
             growing by ``radius_growth`` per frame of gap.
         height_ratio: allowed ratio between the lost and the new box height.
+        border_px: a box closer than this to the picture's edge touches the border.
+        exit_gap_frames: how many frames a track lost at the border may miss and still be re-linked.
     """
 
+    # class-level defaults let a stitcher pickled by an older version (resume state) load
+    border_px = 8.0
+    exit_gap_frames = 5
+
     def __init__(
-        self, max_gap_frames: int = 50, radius: float = 0.5, radius_growth: float = 0.05, height_ratio: float = 1.5
+        self,
+        max_gap_frames: int = 50,
+        radius: float = 0.5,
+        radius_growth: float = 0.05,
+        height_ratio: float = 1.5,
+        border_px: float = 8.0,
+        exit_gap_frames: int = 5,
     ) -> None:
         self.max_gap_frames = max_gap_frames
+        self.border_px = border_px
+        self.exit_gap_frames = exit_gap_frames
         self.radius = radius
         self.radius_growth = radius_growth
         self.height_ratio = height_ratio
@@ -58,7 +77,8 @@ class TrackletStitcher:
         self._frame = 0
         self.stitches = 0
 
-    def update(self, tracks: Tracks) -> Tracks:
+    def update(self, tracks: Tracks, frame_hw: tuple[int, int] | None = None) -> Tracks:
+        """Relabel ``tracks``; ``frame_hw`` (the picture's height and width) enables the exit rule."""
         frame = self._frame
         self._frame += 1
         feet_x = (tracks.xyxy[:, 0] + tracks.xyxy[:, 2]) / 2
@@ -90,6 +110,8 @@ class TrackletStitcher:
             for pid, tl in self._lost.items():
                 px, py, ph = tl.predict(frame)
                 gap = frame - (tl.lost_since or frame)
+                if tl.at_border and gap - 1 > self.exit_gap_frames:  # gap - 1 frames missed
+                    continue
                 ratio = max(ph, heights[i]) / max(min(ph, heights[i]), 1e-6)
                 dist = float(np.hypot(feet_x[i] - px, feet_y[i] - py))
                 if ratio <= self.height_ratio and dist <= ph * (self.radius + self.radius_growth * gap):
@@ -116,10 +138,17 @@ class TrackletStitcher:
                 self._owner[tl.pid] = tid
             self._lost.pop(tl.pid, None)
             tl.lost_since = None
+            tl.at_border = frame_hw is not None and self._touches_border(tracks.xyxy[i], frame_hw)
             tl.history.append((frame, float(feet_x[i]), float(feet_y[i]), float(heights[i])))
             out_ids[i] = tl.pid
             self._last_seen[tid] = frame
         return Tracks(tracks.xyxy, out_ids, tracks.confidence, tracks.class_id, tracks.det_index)
+
+    def _touches_border(self, xyxy: np.ndarray, frame_hw: tuple[int, int]) -> bool:
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        h, w = frame_hw
+        m = self.border_px
+        return x1 < m or y1 < m or x2 > w - m or y2 > h - m
 
 
 class StitchedTracker:
@@ -131,7 +160,8 @@ class StitchedTracker:
         self.name = f"{inner.name}+stitch"  # type: ignore[attr-defined]
 
     def update(self, detections: Detections, frame_bgr: np.ndarray) -> Tracks:
-        return self.stitcher.update(self.inner.update(detections, frame_bgr))  # type: ignore[attr-defined]
+        tracks = self.inner.update(detections, frame_bgr)  # type: ignore[attr-defined]
+        return self.stitcher.update(tracks, frame_bgr.shape[:2])
 
     def get_state(self) -> bytes:
         import pickle

@@ -6,9 +6,11 @@ from edge.tracking.stitching import TrackletStitcher
 from tests.helpers import tracks
 
 
-def run(frames: list[list[tuple[int, float, float]]], **kw: object) -> list[list[int]]:
+def run(
+    frames: list[list[tuple[int, float, float]]], frame_hw: tuple[int, int] | None = None, **kw: object
+) -> list[list[int]]:
     s = TrackletStitcher(**kw)  # type: ignore[arg-type]
-    return [s.update(tracks(*f)).track_id.tolist() for f in frames]
+    return [s.update(tracks(*f), frame_hw).track_id.tolist() for f in frames]
 
 
 def test_fragment_after_occlusion_keeps_the_identity() -> None:
@@ -38,3 +40,32 @@ def test_state_is_bounded() -> None:
     for i in range(500):
         s.update(tracks((i, float(i % 400), 100.0)))
     assert len(s._lost) <= 11 and len(s._by_tracker_id) <= 12
+
+
+@pytest.mark.parametrize(
+    ("gap", "same_person"),
+    [
+        (2, True),  # flicker at the border: still the person who was there
+        (5, True),
+        (6, False),  # gone for longer than exit_gap_frames: whoever comes in is somebody else
+        (30, False),
+    ],
+)
+def test_track_lost_at_the_edge_of_the_picture_has_left(gap: int, same_person: bool) -> None:
+    # walks right and leaves the 480 px wide picture; later someone comes in at the same edge
+    walk = [[(1, 440 + 5 * i, 200)] for i in range(6)]  # last box reaches x = 475
+    back = [[(2, 465, 200)]]
+    out = run([*walk, *([[]] * gap), *back], frame_hw=(360, 480), exit_gap_frames=5)
+    assert (out[-1][0] == out[0][0]) is same_person
+
+
+def test_without_the_picture_size_the_exit_rule_is_off() -> None:
+    walk = [[(1, 440 + 5 * i, 200)] for i in range(6)]
+    out = run([*walk, *([[]] * 10), [(2, 468, 200)]], radius=1.5)
+    assert out[-1][0] == out[0][0]
+
+
+def test_occlusion_inside_the_picture_is_not_an_exit() -> None:
+    walk = [[(1, 200 + 5 * i, 200)] for i in range(6)]
+    out = run([*walk, *([[]] * 10), [(2, 280, 200)]], frame_hw=(360, 480))
+    assert out[-1][0] == out[0][0]
