@@ -46,12 +46,13 @@ class TrackletStitcher:
         radius: gate on the distance between the predicted and the new foot point, in box heights,
             growing by ``radius_growth`` per frame of gap.
         height_ratio: allowed ratio between the lost and the new box height.
-        border_px: a box closer than this to the picture's edge touches the border.
+        border_widths: a box closer than this many of its widths to the picture's edge touches
+            the border (detectors lose people before they are fully out of view).
         exit_gap_frames: how many frames a track lost at the border may miss and still be re-linked.
     """
 
     # class-level defaults let a stitcher pickled by an older version (resume state) load
-    border_px = 8.0
+    border_widths = 0.5
     exit_gap_frames = 5
 
     def __init__(
@@ -60,11 +61,11 @@ class TrackletStitcher:
         radius: float = 0.5,
         radius_growth: float = 0.05,
         height_ratio: float = 1.5,
-        border_px: float = 8.0,
+        border_widths: float = 0.5,
         exit_gap_frames: int = 5,
     ) -> None:
         self.max_gap_frames = max_gap_frames
-        self.border_px = border_px
+        self.border_widths = border_widths
         self.exit_gap_frames = exit_gap_frames
         self.radius = radius
         self.radius_growth = radius_growth
@@ -147,7 +148,7 @@ class TrackletStitcher:
     def _touches_border(self, xyxy: np.ndarray, frame_hw: tuple[int, int]) -> bool:
         x1, y1, x2, y2 = (float(v) for v in xyxy)
         h, w = frame_hw
-        m = self.border_px
+        m = self.border_widths * (x2 - x1)
         return x1 < m or y1 < m or x2 > w - m or y2 > h - m
 
 

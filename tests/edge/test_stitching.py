@@ -53,7 +53,7 @@ def test_state_is_bounded() -> None:
 )
 def test_track_lost_at_the_edge_of_the_picture_has_left(gap: int, same_person: bool) -> None:
     # walks right and leaves the 480 px wide picture; later someone comes in at the same edge
-    walk = [[(1, 440 + 5 * i, 200)] for i in range(6)]  # last box reaches x = 475
+    walk = [[(1, 440 + 5 * i, 200)] for i in range(6)]  # last box (20 px wide) ends at x = 475
     back = [[(2, 465, 200)]]
     out = run([*walk, *([[]] * gap), *back], frame_hw=(360, 480), exit_gap_frames=5)
     assert (out[-1][0] == out[0][0]) is same_person
