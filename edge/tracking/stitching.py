@@ -149,7 +149,9 @@ class TrackletStitcher:
         x1, y1, x2, y2 = (float(v) for v in xyxy)
         h, w = frame_hw
         m = self.border_widths * (x2 - x1)
-        return x1 < m or y1 < m or x2 > w - m or y2 > h - m
+        # the top edge is left only by someone walking away (feet far up the picture); a box cut
+        # at the top with feet lower down is a person close to the camera, still in view
+        return x1 < m or x2 > w - m or y2 > h - m or (y1 < m and y2 < h / 4)
 
 
 class StitchedTracker:

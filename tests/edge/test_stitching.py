@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edge.tracking.stitching import TrackletStitcher
+from edge.types import Tracks
 from tests.helpers import tracks
 
 
@@ -69,3 +71,17 @@ def test_occlusion_inside_the_picture_is_not_an_exit() -> None:
     walk = [[(1, 200 + 5 * i, 200)] for i in range(6)]
     out = run([*walk, *([[]] * 10), [(2, 280, 200)]], frame_hw=(360, 480))
     assert out[-1][0] == out[0][0]
+
+
+def test_person_close_to_the_camera_with_the_head_cut_off_has_not_left() -> None:
+    # feet at y = 200 of 360 with a 250 px tall box: the top is cut, the person is still in view
+    s = TrackletStitcher(radius=0.5, exit_gap_frames=5)
+    tall = [20.0, -50.0, 120.0, 200.0]
+
+    def frame(tid: int) -> Tracks:
+        return Tracks(np.array([tall]), np.array([tid]), np.array([0.9]), np.array([0]), np.array([0]))
+
+    first = s.update(frame(1), (360, 480)).track_id[0]
+    for _ in range(10):
+        s.update(Tracks.empty(), (360, 480))
+    assert s.update(frame(2), (360, 480)).track_id[0] == first
