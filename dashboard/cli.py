@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 
 from edge.config import ConfigError, DashboardConfig, load_config
 from edge.http import dashboard_token, is_loopback
-
-
-def local_zone() -> ZoneInfo:
-    """The machine's zone (``$TZ`` or /etc/localtime), UTC when it cannot be named."""
-    name = os.environ.get("TZ")
-    if not name:
-        try:
-            name = "/".join(Path("/etc/localtime").resolve().parts[-2:])
-            if name.startswith("zoneinfo/"):
-                name = name.removeprefix("zoneinfo/")
-        except OSError:
-            name = None
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+from edge.store import local_zone
 
 
 @click.command()

@@ -217,21 +217,22 @@ def _summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _parse_time(value: str | None, default: dt.datetime) -> dt.datetime:
+def _parse_time(value: str | None, default: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """``now``, ``today`` (local midnight), ``-2h`` / ``-7d`` or ISO 8601; a time without offset is in ``tz``."""
     if value is None:
         return default
+    now = dt.datetime.now(tz)
     if value in ("now", "today"):
-        now = dt.datetime.now().astimezone()
-        return now if value == "now" else now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return now if value == "now" else dt.datetime.combine(now.date(), dt.time(), tz)
     m = re.fullmatch(r"-(\d+)([mhd])", value)
     if m:
         unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        return dt.datetime.now().astimezone() - dt.timedelta(**{unit: int(m.group(1))})
+        return now - dt.timedelta(**{unit: int(m.group(1))})
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use ISO 8601 (2026-11-25T09:00), today, now, or -2h / -7d") from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 @edge.command("report")
@@ -242,7 +243,8 @@ def _parse_time(value: str | None, default: dt.datetime) -> dt.datetime:
 @click.option("--camera", "cameras", multiple=True, help="Only these cameras.")
 @click.option("--line", "lines", multiple=True, help="Only these lines.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@click.option("--utc", is_flag=True, help="Print interval starts in UTC instead of local time.")
+@click.option("--timezone", "tz_name", help="IANA zone the intervals and times are in (default: the machine's).")
+@click.option("--utc", is_flag=True, help="Same as --timezone UTC.")
 def report_cmd(
     db: Path,
     since: str | None,
@@ -251,23 +253,40 @@ def report_cmd(
     cameras: tuple[str, ...],
     lines: tuple[str, ...],
     fmt: str,
+    tz_name: str | None,
     utc: bool,
 ) -> None:
-    """Counts per interval, camera, line, class and direction."""
-    from edge.store import CountStore
+    """Counts per interval, camera, line, class and direction.
+
+    Intervals start at local midnight of the chosen zone, so hours are on the hour and --interval 1d
+    gives calendar days there.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from edge.store import CountStore, check_interval, local_zone
 
     m = re.fullmatch(r"(\d+)([mhd])", interval)
     if not m or int(m.group(1)) == 0:
         raise click.BadParameter(f"{interval!r}: use e.g. 15m, 1h or 1d", param_hint="--interval")
     interval_s = int(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    end = _parse_time(until, dt.datetime.now().astimezone())
-    start = _parse_time(since, end - dt.timedelta(days=1))
+    try:
+        check_interval(interval_s)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--interval") from None
+    try:
+        zone = "UTC" if utc else tz_name
+        tz = ZoneInfo(zone) if zone else local_zone()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"{tz_name!r}: use an IANA zone such as Europe/Paris", param_hint="--timezone"
+        ) from None
+    end = _parse_time(until, dt.datetime.now(tz), tz).astimezone(tz)
+    start = _parse_time(since, end - dt.timedelta(days=1), tz).astimezone(tz)
     with CountStore(db) as store:
-        rows = store.interval_counts(start.timestamp(), end.timestamp(), interval_s, list(cameras), list(lines))
-    tz = dt.UTC if utc else None
+        rows = store.interval_counts(start.timestamp(), end.timestamp(), interval_s, list(cameras), list(lines), tz)
     out = [
         {
-            "interval_start": dt.datetime.fromtimestamp(b, tz).astimezone(tz).isoformat(timespec="minutes"),
+            "interval_start": dt.datetime.fromtimestamp(b, tz).isoformat(timespec="minutes"),
             "camera": cam,
             "line": line,
             "class": cls,
