@@ -24,27 +24,100 @@ def load_mot(path: Path, *, only_flagged: bool = True) -> np.ndarray:
     return data[:, :6]
 
 
-def crossings(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> dict[str, int]:
-    """In/out crossings of ``line`` by the foot points (x + w/2, y + h) of MOT rows.
+@dataclass(frozen=True)
+class Crossing:
+    """One crossing of a line by one identity: ``frame`` is the first frame on the new side."""
+
+    frame: int
+    identity: int
+    direction: str
+    foot: tuple[float, float]
+
+
+def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> list[Crossing]:
+    """Crossings of ``line`` by the foot points (x + w/2, y + h) of MOT rows, by identity and frame.
 
     The ground-truth rule of ``shared/data/mot/PETS09-S2L1``: a crossing is a change of side between
     a track's consecutive annotated frames; every crossing counts; no hysteresis. The line is
     infinite (feet may lie below the image edge) unless ``segment_only``.
     """
-    out = {"in": 0, "out": 0}
+    from edge.geometry import Point
+
     order = np.lexsort((rows[:, 0], rows[:, 1]))
     rows = rows[order]
     feet = np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
     side = np.sign(line.signed_distance(feet))
     side[side == 0] = 1  # on the line counts as "in", as in the reference JSON (x >= 240 is in)
-    from edge.geometry import Point
-
+    out = []
     for i in range(1, len(rows)):
         if rows[i, 1] != rows[i - 1, 1] or side[i] == side[i - 1]:
             continue
         if not segment_only or line.segment_crossed(Point(*feet[i - 1]), Point(*feet[i])):
-            out["in" if side[i] > 0 else "out"] += 1
-    return out
+            foot = (round(float(feet[i, 0]), 1), round(float(feet[i, 1]), 1))
+            out.append(Crossing(int(rows[i, 0]), int(rows[i, 1]), "in" if side[i] > 0 else "out", foot))
+    return sorted(out, key=lambda c: (c.frame, c.identity))
+
+
+def crossings(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> dict[str, int]:
+    """In/out counts of :func:`crossing_events`."""
+    events = crossing_events(rows, line, segment_only=segment_only)
+    return {d: sum(c.direction == d for c in events) for d in ("in", "out")}
+
+
+def crossing_diff(
+    truth: list[Crossing],
+    counted: list[tuple[int, int, str]],
+    gt: np.ndarray,
+    hyp: np.ndarray,
+    *,
+    window_frames: int = 15,
+) -> dict[str, list[dict[str, Any]]]:
+    """Which true crossings the pipeline missed and which of its crossings have no true counterpart.
+
+    ``counted`` holds the pipeline's crossings of one line as (frame, track id, direction), frames
+    1-based like ``gt`` / ``hyp`` (MOT rows). A counted crossing is attributed to the person whose
+    annotated box overlaps its track's box most (IoU >= 0.3, within 3 frames); it answers a true
+    crossing in the same direction within ``window_frames``: that person's first, then anyone's (when
+    people overlap the attribution can be wrong). Tells *where* a count goes wrong.
+    """
+
+    def person_of(track: int, frame: int) -> int | None:
+        for df in (0, -1, 1, -2, 2, -3, 3):
+            h = hyp[(hyp[:, 1] == track) & (hyp[:, 0] == frame + df)]
+            g = gt[gt[:, 0] == frame + df]
+            if len(h) and len(g):
+                d = _iou_distance(g[:, 2:6], h[:1, 2:6], max_d=0.7)[:, 0]
+                if not np.isnan(d).all():
+                    return int(g[int(np.nanargmin(d)), 1])
+        return None
+
+    mine = [(f, t, d, person_of(t, f)) for f, t, d in counted if d in ("in", "out")]
+    answered: dict[int, int] = {}  # true crossing → counted one
+    # first the counted crossings of the same person, then any left (people who overlap get mixed up)
+    for same_person in (True, False):
+        for k, c in enumerate(truth):
+            if k in answered:
+                continue
+            near = [
+                j
+                for j, (f, _, d, p) in enumerate(mine)
+                if j not in answered.values()
+                and d == c.direction
+                and abs(f - c.frame) <= window_frames
+                and (p == c.identity or not same_person)
+            ]
+            if near:
+                answered[k] = min(near, key=lambda j: abs(mine[j][0] - c.frame))
+    missed = [
+        {"frame": c.frame, "person": c.identity, "direction": c.direction, "foot": c.foot}
+        for k, c in enumerate(truth)
+        if k not in answered
+    ]
+    used = set(answered.values())
+    extra = [
+        {"frame": f, "track": t, "direction": d, "person": p} for j, (f, t, d, p) in enumerate(mine) if j not in used
+    ]
+    return {"missed": missed, "extra": extra}
 
 
 @dataclass(frozen=True)
@@ -107,7 +180,8 @@ def evaluate_sequence(
 
     Returns tracking quality (MOTA, IDF1, identity switches) against ``gt_path`` and, for each line,
     the counts against the ground-truth crossings of :func:`crossings`, with the error in percent per
-    direction and ``count_error_pct``, their mean over lines and directions.
+    direction, the true crossings it ``missed`` and the ``extra`` ones it counted
+    (:func:`crossing_diff`), and ``count_error_pct``, the mean error over lines and directions.
     """
     import tempfile
 
@@ -138,6 +212,7 @@ def evaluate_sequence(
             on_tracks=sink,
         )
         counts = store.session_counts("eval")
+        events = store.events("eval")
     gt = load_mot(gt_path)
     if max_frames:
         gt = gt[gt[:, 0] <= max_frames]
@@ -146,11 +221,18 @@ def evaluate_sequence(
     per_line = {}
     errors = []
     for name, line in lines.items():
-        truth = crossings(gt, line)
+        true_events = crossing_events(gt, line)
+        truth = {d: sum(c.direction == d for c in true_events) for d in ("in", "out")}
         got = {d: sum(counts.get(name, {}).get(d, {}).values()) for d in ("in", "out")}
         error = {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got}
         errors += list(error.values())
-        per_line[name] = {"truth": truth, "counted": got, "error_pct": error}
+        mine = [(frame + 1, track, d) for _, _, ln, track, frame, _, _, d in events if ln == name]
+        per_line[name] = {
+            "truth": truth,
+            "counted": got,
+            "error_pct": error,
+            **crossing_diff(true_events, mine, gt, hyp),
+        }
     return {
         "frames": result.frames,
         "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
