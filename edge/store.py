@@ -28,10 +28,9 @@ def local_zone() -> ZoneInfo:
     """The machine's zone (``$TZ`` or /etc/localtime), UTC when it cannot be named."""
     name = os.environ.get("TZ")
     if not name:
-        try:
-            name = "/".join(Path("/etc/localtime").resolve().parts[-2:])
-            if name.startswith("zoneinfo/"):
-                name = name.removeprefix("zoneinfo/")
+        try:  # /etc/localtime -> /usr/share/zoneinfo/America/Argentina/Buenos_Aires
+            parts = Path("/etc/localtime").resolve().parts
+            name = "/".join(parts[parts.index("zoneinfo") + 1 :]) if "zoneinfo" in parts else None
         except OSError:
             name = None
     try:

@@ -61,3 +61,16 @@ def test_hours_are_on_the_local_hour_of_the_chosen_zone(store: Path) -> None:
 def test_bad_options_name_the_option_and_the_fix(store: Path, args: list[str], named: str) -> None:
     code, out = report(store, *args)
     assert code == 2 and named in out, out
+
+
+@pytest.mark.parametrize(
+    ("tz", "want"),
+    [("America/Argentina/Buenos_Aires", "America/Argentina/Buenos_Aires"), ("Not/AZone", "UTC")],
+)
+def test_the_machine_zone_comes_from_tz_or_falls_back_to_utc(
+    monkeypatch: pytest.MonkeyPatch, tz: str, want: str
+) -> None:
+    from edge.store import local_zone
+
+    monkeypatch.setenv("TZ", tz)
+    assert str(local_zone()) == want
