@@ -45,6 +45,7 @@ def run(
     hysteresis_px: float = 0.0,
     conf: float = 0.25,
     stitch: int = 0,
+    entry_backtrack_s: float = 0.0,
 ) -> dict:
     detector = OnnxDetector(model, ["person"], input_size=input_size, threads=1, conf_threshold=conf)
     trk = create_tracker(
@@ -63,6 +64,7 @@ def run(
         max_frames=max_frames,
         uturn_window_s=uturn_window_s,
         hysteresis_px=hysteresis_px,
+        entry_backtrack_s=entry_backtrack_s,
     )
     return {
         "tracker": tracker,
@@ -73,6 +75,7 @@ def run(
         "stitch": stitch,
         "hysteresis_px": hysteresis_px,
         "uturn_window_s": uturn_window_s,
+        "entry_backtrack_s": entry_backtrack_s,
         **{k: scores[k] for k in ("mota", "idf1", "id_switches", "track_ids")},
         "naive_reference": NAIVE_REFERENCE,
         "lines": scores["lines"],
@@ -92,6 +95,7 @@ def main() -> None:
     ap.add_argument("--hysteresis", type=float, default=0.0)
     ap.add_argument("--stitch", type=int, default=0, help="tracklet stitching max gap, frames (0 = off)")
     ap.add_argument("--uturn-window", type=float, default=0.0)
+    ap.add_argument("--entry-backtrack", type=float, default=0.0, help="counting.entry_backtrack_s (0 = off)")
     args = ap.parse_args()
     import yaml
 
@@ -110,6 +114,7 @@ def main() -> None:
                 args.hysteresis,
                 args.conf,
                 args.stitch,
+                args.entry_backtrack,
             ),
             indent=1,
         )

@@ -138,6 +138,13 @@ class CountingConfig(_Section):
     uturn_window_s: float = Field(2.0, ge=0, le=600, description="Reversal within this is a U-turn (0 = off).")
     forget_after_s: float = Field(10.0, gt=0, le=3600, description="Drop a track unseen for this long.")
     anchor: Anchor = Field(Anchor.BOTTOM_CENTER, description="Box point that decides the side.")
+    entry_backtrack_s: float = Field(
+        1.5,
+        ge=0,
+        le=10,
+        description="A track first seen away from the picture's edge came out of an occlusion: its first "
+        "motion is run back this long and a line crossed there is counted (0 = off).",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> CountingConfig:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 
-from edge.geometry import Anchor, Line, Point
+from edge.geometry import BORDER_WIDTHS, Anchor, Line, Point, touches_border
 from edge.types import CrossingEvent, Detections, Direction, Tracks
 
 
@@ -62,12 +63,26 @@ class _LineState:
     side: int = 0  # +1 "in" side, -1 "out" side, 0 not yet known (first seen inside the band)
     anchor: Point | None = None  # last anchor seen on ``side``
     pending: _Pending | None = None
+    crossings: int = 0  # crossings seen (a class default: counter states pickled before it load)
+
+
+@dataclass
+class _Entry:
+    """Where a track first appeared away from the picture's edge, until its motion is known."""
+
+    frame: int
+    ts: float
+    frame_hw: tuple[int, int]
+    margin: float  # the border band of the picture for this person's box width
+    anchors: list[Point] = field(default_factory=list)  # its first sightings, one a frame
+    times: list[float] = field(default_factory=list)
 
 
 @dataclass
 class _TrackState:
     last_seen_ts: float
     lines: dict[str, _LineState] = field(default_factory=dict)
+    entry: _Entry | None = None
 
 
 class CrossingCounter:
@@ -86,7 +101,21 @@ class CrossingCounter:
         forget_after_s: a track not seen for this long is dropped from memory, which bounds the state
             of a device running for months; a person hidden for longer comes back as a new track.
         anchor: which point of the box decides its side.
+        entry_backtrack_s: a track that first appears away from the picture's edge (after the
+            stream's first frame) came out from behind something: its motion over its first
+            ``entry_fit_frames`` sightings is run back this many seconds before it appeared (no
+            further than the picture's edge), and a line crossed on that stretch is counted as crossed
+            when it appeared — unless a track lost meanwhile made the same crossing. This recovers
+            people whose crossing an occlusion hid; a track the stitcher continued is not new. 0 turns
+            it off.
+        entry_fit_frames: how many sightings of a new track fix its motion for the rule above.
     """
+
+    # class-level defaults let a counter pickled by an older version (resume state) load
+    entry_backtrack_s = 0.0
+    entry_fit_frames = 10
+    _first_frame: int | None = None
+    _recent: dict[str, deque[tuple[float, Direction, int]]] | None = None  # per line: ts, direction, track
 
     def __init__(
         self,
@@ -98,9 +127,13 @@ class CrossingCounter:
         uturn_window_s: float = 2.0,
         forget_after_s: float = 10.0,
         anchor: Anchor = Anchor.BOTTOM_CENTER,
+        entry_backtrack_s: float = 0.0,
+        entry_fit_frames: int = 10,
     ) -> None:
         if hysteresis_px < 0 or uturn_window_s < 0:
             raise ValueError("hysteresis_px and uturn_window_s must be >= 0")
+        if entry_backtrack_s < 0 or entry_fit_frames < 2:
+            raise ValueError("entry_backtrack_s must be >= 0 and entry_fit_frames >= 2")
         if forget_after_s <= uturn_window_s:
             raise ValueError(
                 f"forget_after_s ({forget_after_s}) must exceed uturn_window_s ({uturn_window_s}), "
@@ -112,6 +145,8 @@ class CrossingCounter:
         self.uturn_window_s = uturn_window_s
         self.forget_after_s = forget_after_s
         self.anchor = anchor
+        self.entry_backtrack_s = entry_backtrack_s
+        self.entry_fit_frames = entry_fit_frames
         self.voter = ClassVoter(class_names)
         self._tracks: dict[int, _TrackState] = {}
         self._counts: dict[str, dict[str, dict[str, int]]] = {
@@ -129,22 +164,85 @@ class CrossingCounter:
         return len(self._tracks)
 
     def update(
-        self, tracks: Tracks, ts: float, frame: int, detections: Detections | None = None
+        self,
+        tracks: Tracks,
+        ts: float,
+        frame: int,
+        detections: Detections | None = None,
+        frame_hw: tuple[int, int] | None = None,
     ) -> list[CrossingEvent]:
-        """Advance by one frame; return the events that became final on it."""
+        """Advance by one frame; return the events that became final on it.
+
+        ``frame_hw`` (the picture's height and width) enables ``entry_backtrack_s``.
+        """
         self.voter.update(tracks, detections)
+        if self._first_frame is None:
+            self._first_frame = frame
         events: list[CrossingEvent] = []
         anchors = self.anchor.points(tracks.xyxy)
+        tids = tracks.track_id.tolist()
+        for i, tid in enumerate(tids):
+            if tid not in self._tracks:
+                state = self._tracks[tid] = _TrackState(ts)
+                if (
+                    self.entry_backtrack_s
+                    and frame_hw is not None
+                    and frame > self._first_frame
+                    and not touches_border(tracks.xyxy[i], frame_hw)
+                ):
+                    width = float(tracks.xyxy[i, 2] - tracks.xyxy[i, 0])
+                    state.entry = _Entry(frame, ts, frame_hw, BORDER_WIDTHS * width)
         for name, line in self.lines.items():
             dist = line.signed_distance(anchors)
-            for i, tid in enumerate(tracks.track_id.tolist()):
-                state = self._tracks.setdefault(tid, _TrackState(ts))
-                ls = state.lines.setdefault(name, _LineState())
+            for i, tid in enumerate(tids):
+                ls = self._tracks[tid].lines.setdefault(name, _LineState())
                 self._observe(name, line, tid, ls, Point(*anchors[i].tolist()), float(dist[i]), ts, frame, events)
-        for tid in tracks.track_id.tolist():
-            self._tracks[tid].last_seen_ts = ts
+        for i, tid in enumerate(tids):
+            state = self._tracks[tid]
+            state.last_seen_ts = ts
+            if state.entry is not None:
+                state.entry.anchors.append(Point(*anchors[i].tolist()))
+                state.entry.times.append(ts)
+                if len(state.entry.anchors) >= self.entry_fit_frames:
+                    self._enter(tid, state, set(tids), events)
         events.extend(self._expire(ts))
         return events
+
+    def _enter(self, tid: int, state: _TrackState, visible: set[int], events: list[CrossingEvent]) -> None:
+        """Count the lines a new track crossed just before it appeared (see ``entry_backtrack_s``)."""
+        entry, state.entry = state.entry, None
+        assert entry is not None
+        first, last = entry.anchors[0], entry.anchors[-1]
+        span = entry.times[-1] - entry.times[0]
+        if span <= 0:
+            return
+        back = self.entry_backtrack_s / span
+        dx, dy = (first.x - last.x) * back, (first.y - last.y) * back
+        # only as far back as the person would have been in view: someone who walked in at the
+        # picture's edge (where detectors find nobody yet) was not hidden
+        h, w, m = entry.frame_hw[0], entry.frame_hw[1], entry.margin
+        t = 1.0
+        for pos, d, lo, hi in ((first.x, dx, m, w - m), (first.y, dy, 0.0, h - m)):
+            if pos + d * t > hi:
+                t = max(0.0, (hi - pos) / d)
+            elif pos + d * t < lo:
+                t = max(0.0, (lo - pos) / d)
+        origin = Point(first.x + dx * t, first.y + dy * t)
+        for name, line in self.lines.items():
+            ls = state.lines.get(name)
+            if ls is None or ls.side == 0 or ls.crossings:
+                continue  # still on the line, or it crossed in view: the track's own path tells
+            was = float(line.signed_distance(np.array([[origin.x, origin.y]]))[0])
+            if ls.side * was >= -self.hysteresis_px or not line.segment_crossed(origin, last, self.hysteresis_px):
+                continue
+            direction = Direction.IN if ls.side > 0 else Direction.OUT
+            since = entry.ts - self.entry_backtrack_s
+            if any(
+                d is direction and t != tid and t not in visible and since <= when <= entry.ts
+                for when, d, t in (self._recent or {}).get(name, ())
+            ):
+                continue  # a track lost meanwhile made this crossing: likely this person, counted
+            self._crossed(name, tid, ls, direction, entry.ts, entry.frame, events)
 
     def flush(self) -> list[CrossingEvent]:
         """Report every crossing still held for the U-turn window (end of a stream)."""
@@ -170,9 +268,23 @@ class CrossingCounter:
             return
         crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point, self.hysteresis_px)
         ls.side, ls.anchor = side, point
-        if not crossed:
-            return
-        direction = Direction.IN if side > 0 else Direction.OUT
+        if crossed:
+            self._crossed(name, tid, ls, Direction.IN if side > 0 else Direction.OUT, ts, frame, events)
+
+    def _crossed(
+        self,
+        name: str,
+        tid: int,
+        ls: _LineState,
+        direction: Direction,
+        ts: float,
+        frame: int,
+        events: list[CrossingEvent],
+    ) -> None:
+        ls.crossings += 1
+        if self._recent is None:
+            self._recent = {}
+        self._recent.setdefault(name, deque(maxlen=64)).append((ts, direction, tid))
         if ls.pending is not None and ts - ls.pending.ts > self.uturn_window_s:
             events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
             ls.pending = None

@@ -175,6 +175,7 @@ def evaluate_sequence(
     max_frames: int | None = None,
     uturn_window_s: float = 0.0,
     hysteresis_px: float = 0.0,
+    entry_backtrack_s: float = 0.0,
 ) -> dict[str, Any]:
     """Run the edge pipeline (detector → tracker → counter) on a labelled video and score it.
 
@@ -191,7 +192,12 @@ def evaluate_sequence(
     from edge.store import CountStore
 
     counter = CrossingCounter(
-        "eval", lines, list(detector.class_names), uturn_window_s=uturn_window_s, hysteresis_px=hysteresis_px
+        "eval",
+        lines,
+        list(detector.class_names),
+        uturn_window_s=uturn_window_s,
+        hysteresis_px=hysteresis_px,
+        entry_backtrack_s=entry_backtrack_s,
     )
     rows: list[list[float]] = []
 

@@ -89,3 +89,20 @@ class Line:
         t = ((a.x - sx) * py - (a.y - sy) * px) / denom
         u = ((a.x - sx) * ry - (a.y - sy) * rx) / denom
         return 0.0 <= t <= 1.0 and 0.0 <= u <= 1.0
+
+
+BORDER_WIDTHS = 0.5  # detectors lose a person within about half a box width of the picture's edge
+
+
+def touches_border(xyxy: np.ndarray, frame_hw: tuple[int, int], border_widths: float = BORDER_WIDTHS) -> bool:
+    """Whether a box lies within ``border_widths`` of its own widths of the picture's edge.
+
+    Detectors lose people before they are fully out of view, so such a box may be leaving or entering
+    the view; anywhere else, a track that starts or ends was hidden. The top edge counts only for
+    feet far up the picture (someone walking away); a box cut at the top with its feet lower down is
+    a person close to the camera, in view.
+    """
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    h, w = frame_hw
+    m = border_widths * (x2 - x1)
+    return x1 < m or x2 > w - m or y2 > h - m or (y1 < m and y2 < h / 4)

@@ -78,13 +78,13 @@ class LiveRenderer:
         self.lines = lines
         self.counts = counts
         self.period = 1.0 / fps
-        self._last = 0.0
+        self._last: float | None = None  # not 0: monotonic time starts near 0 at boot
 
     def offer(self, frame: Frame, detections: Detections, tracks: Tracks) -> bool:
         if not self.wanted.is_set():
             return False
         now = time.monotonic()
-        if now - self._last < self.period:
+        if self._last is not None and now - self._last < self.period:
             return False
         self._last = now
         image = draw_overlay(frame.image, tracks, self.class_names, self.lines, self.counts)

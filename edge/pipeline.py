@@ -143,7 +143,7 @@ def run_camera(
             stats.model_version = detector.model_version
         detections = detector.detect(frame.image)
         tracks = tracker.update(detections, frame.image)
-        events = counter.update(tracks, frame.ts, frame.index, detections)
+        events = counter.update(tracks, frame.ts, frame.index, detections, frame.image.shape[:2])
         if on_tracks:
             on_tracks(frame, detections, tracks)
         next_frame = frame.index + 1

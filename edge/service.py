@@ -62,6 +62,7 @@ def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> d
         uturn_window_s=cfg.counting.uturn_window_s,
         forget_after_s=cfg.counting.forget_after_s,
         anchor=cfg.counting.anchor,
+        entry_backtrack_s=cfg.counting.entry_backtrack_s,
     )
     source = VideoSource(
         cam.source,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.geometry import touches_border
 from edge.types import Detections, Tracks
 
 
@@ -139,19 +140,11 @@ class TrackletStitcher:
                 self._owner[tl.pid] = tid
             self._lost.pop(tl.pid, None)
             tl.lost_since = None
-            tl.at_border = frame_hw is not None and self._touches_border(tracks.xyxy[i], frame_hw)
+            tl.at_border = frame_hw is not None and touches_border(tracks.xyxy[i], frame_hw, self.border_widths)
             tl.history.append((frame, float(feet_x[i]), float(feet_y[i]), float(heights[i])))
             out_ids[i] = tl.pid
             self._last_seen[tid] = frame
         return Tracks(tracks.xyxy, out_ids, tracks.confidence, tracks.class_id, tracks.det_index)
-
-    def _touches_border(self, xyxy: np.ndarray, frame_hw: tuple[int, int]) -> bool:
-        x1, y1, x2, y2 = (float(v) for v in xyxy)
-        h, w = frame_hw
-        m = self.border_widths * (x2 - x1)
-        # the top edge is left only by someone walking away (feet far up the picture); a box cut
-        # at the top with feet lower down is a person close to the camera, still in view
-        return x1 < m or x2 > w - m or y2 > h - m or (y1 < m and y2 < h / 4)
 
 
 class StitchedTracker:

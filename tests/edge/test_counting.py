@@ -142,3 +142,97 @@ def test_counts_are_read_only() -> None:
     with pytest.raises(TypeError):
         counter.counts["door"]["in"] = {}  # type: ignore[index]
     assert np.all([v == {} for v in counter.counts["door"].values()])
+
+
+HW = (360, 480)  # picture height, width
+FPS = 10.0
+
+
+def run_entry(
+    appear_x: float,
+    vx: float,
+    *,
+    line: Line = VERTICAL,
+    appear_frame: int = 5,
+    backtrack_s: float = 1.5,
+    before: list[float] | None = None,
+    keep_before: bool = False,
+    frames: int = 30,
+) -> dict[str, int]:
+    """Track 7 first seen at ``appear_frame`` at ``appear_x``, walking ``vx`` px a frame.
+
+    Track 9 stands far from the line from frame 0 (the stream has begun). ``before`` is the path of
+    track 5 in the frames before track 7 appears; ``keep_before`` keeps track 5 in view afterwards.
+    """
+    counter = CrossingCounter("cam", {"door": line}, ["person"], uturn_window_s=0, entry_backtrack_s=backtrack_s)
+    events = []
+    for f in range(frames):
+        items = [(9, 300.0, 100.0)]
+        if before and f < appear_frame:
+            items.append((5, before[min(f, len(before) - 1)], 200.0))
+        elif before and keep_before:
+            items.append((5, before[-1] + (f - appear_frame + 1) * vx, 230.0))
+        if f >= appear_frame:
+            items.append((7, appear_x + (f - appear_frame) * vx, 200.0))
+        events += counter.update(tracks(*items), f / FPS, f, frame_hw=HW)
+    events += counter.flush()
+    return {d.value: sum(e.direction is d for e in events) for d in Direction}
+
+
+NEAR_RIGHT_EDGE = Line(Point(476, 0), Point(476, 360))  # inside the 10 px border band of a 20 px box
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "expected"),
+    [
+        # out from behind a pillar just past the line, walking on: it crossed while hidden
+        ("hidden crossing, in", {"appear_x": 110, "vx": 5}, {"in": 1, "out": 0}),
+        ("hidden crossing, out", {"appear_x": 90, "vx": -5}, {"in": 0, "out": 1}),
+        # came from its own side: only the crossing it then makes in view counts
+        ("came from its own side", {"appear_x": 110, "vx": -5}, {"in": 0, "out": 1}),
+        ("too far from the line to have crossed it", {"appear_x": 200, "vx": 5}, {"in": 0, "out": 0}),
+        ("standing still beside the line", {"appear_x": 105, "vx": 0}, {"in": 0, "out": 0}),
+        ("rule off", {"appear_x": 110, "vx": 5, "backtrack_s": 0}, {"in": 0, "out": 0}),
+        # in view at the stream's start: nothing is known of before
+        ("there from the first frame", {"appear_x": 110, "vx": 5, "appear_frame": 0}, {"in": 0, "out": 0}),
+        # it crosses in view: the track's own path counts it, once
+        ("crossing in view", {"appear_x": 80, "vx": 5}, {"in": 1, "out": 0}),
+        # walked in at the picture's edge: not hidden, only not yet detected
+        ("at the edge", {"appear_x": 462, "vx": -1, "line": Line(Point(466, 0), Point(466, 360))}, {"in": 0, "out": 0}),
+        ("line within the edge band", {"appear_x": 450, "vx": -5, "line": NEAR_RIGHT_EDGE}, {"in": 0, "out": 0}),
+        # a track lost meanwhile made the same crossing: most likely the same person, counted once
+        (
+            "fragment of a counted track",
+            {"appear_x": 112, "vx": 5, "before": [80, 90, 100, 106, 110]},
+            {"in": 1, "out": 0},
+        ),
+        # ... but a companion still in view is somebody else
+        (
+            "companion of a counted track",
+            {"appear_x": 112, "vx": 5, "before": [80, 90, 100, 106, 110], "keep_before": True},
+            {"in": 2, "out": 0},
+        ),
+    ],
+)
+def test_entry_backtrack(case: str, kwargs: dict, expected: dict[str, int]) -> None:
+    got = run_entry(**kwargs)
+    assert {"in": got["in"], "out": got["out"]} == expected, case
+    assert got["uturn"] == 0
+
+
+def test_entry_backtrack_event_carries_the_frame_it_appeared() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0, entry_backtrack_s=1.5)
+    events = []
+    for f in range(20):
+        items = [(9, 300.0, 100.0)] + ([(7, 110 + (f - 3) * 5, 200.0)] if f >= 3 else [])
+        events += counter.update(tracks(*items), f / FPS, f, frame_hw=HW)
+    assert [(e.track_id, e.frame, e.ts, e.direction) for e in events] == [(7, 3, 0.3, Direction.IN)]
+
+
+def test_entry_backtrack_needs_the_picture_size() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0, entry_backtrack_s=1.5)
+    events = []
+    for f in range(20):
+        items = [(9, 300.0, 100.0)] + ([(7, 110 + (f - 3) * 5, 200.0)] if f >= 3 else [])
+        events += counter.update(tracks(*items), f / FPS, f)
+    assert events == []

@@ -67,10 +67,12 @@ def test_strongsort_without_reid_weights_says_so() -> None:
 
 
 @pytest.mark.slow
-def test_sample_configuration_tracks_pets_above_the_idf1_target(yolov5n_onnx: Path, tmp_path: Path) -> None:
-    """Issue #2's tracking target on all 795 frames: IDF1 >= 0.80 with the shipped sample settings.
+def test_sample_configuration_on_pets_tracking_and_counts(yolov5n_onnx: Path, tmp_path: Path) -> None:
+    """Issue #2's targets on all 795 frames with the shipped sample settings (every crossing counted).
 
-    The naive reference (yolov5n + StrongSORT, shared/data README) scores IDF1 0.664, 61 switches.
+    Tracking: IDF1 >= 0.80 (the naive reference, yolov5n + StrongSORT of the shared/data README,
+    scores 0.664 with 61 switches). Counts: measured 4.8 % mean error over the four lines, every
+    direction within one crossing of the truth (README "Measured"); this holds them there.
     """
     import threading
 
@@ -85,8 +87,18 @@ def test_sample_configuration_tracks_pets_above_the_idf1_target(yolov5n_onnx: Pa
     parts = build_camera(cfg, cam, threading.Event())
     lines = {line.name: line.to_line() for line in cam.lines}
     scores = evaluate_sequence(
-        parts["detector"], parts["tracker"], VTEST, PETS_GT, lines, hysteresis_px=cfg.counting.hysteresis_px
+        parts["detector"],
+        parts["tracker"],
+        VTEST,
+        PETS_GT,
+        lines,
+        hysteresis_px=cfg.counting.hysteresis_px,
+        entry_backtrack_s=cfg.counting.entry_backtrack_s,
     )
     print({k: scores[k] for k in ("mota", "idf1", "id_switches", "track_ids", "count_error_pct")})
     assert scores["idf1"] >= 0.80
     assert scores["id_switches"] < 61 and scores["track_ids"] <= 2 * 19
+    for name, line in scores["lines"].items():
+        for d in ("in", "out"):
+            assert abs(line["counted"][d] - line["truth"][d]) <= 1, (name, d, line["missed"], line["extra"])
+    assert scores["count_error_pct"] < 5.0
