@@ -13,7 +13,7 @@ import pickle
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def session_id(camera: str, source: str, config_fingerprint: str) -> str:
     return f"l-{camera}-{int(time.time() * 1000)}-{os.getpid()}"
 
 
-def latest_only(frames: Iterator[Frame], stats: CameraStats, stop: threading.Event) -> Iterator[Frame]:
+def latest_only(frames: Iterator[Frame], stats: CameraStats, stop: threading.Event) -> Generator[Frame, None, None]:
     """Decode a live source on its own thread and hand over only the newest frame.
 
     A slow frame loop then drops frames (counted) instead of falling ever further behind real time.
@@ -86,6 +86,43 @@ def latest_only(frames: Iterator[Frame], stats: CameraStats, stop: threading.Eve
     threading.Thread(target=reader, name="frame-reader", daemon=True).start()
     while (item := slot.get()) is not None:
         yield item
+
+
+def read_ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = 8) -> Generator[Frame, None, None]:
+    """Decode a file source on its own thread, up to ``depth`` frames ahead; nothing is dropped.
+
+    Decoding then overlaps inference instead of adding to it. An error of the reader is raised here.
+    """
+    slot: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=depth)
+    done = threading.Event()  # the consumer left early: the reader stops instead of blocking
+
+    def put(item: Frame | BaseException | None) -> bool:
+        while not done.is_set():
+            try:
+                slot.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set() or not put(frame):
+                    break
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+            return
+        put(None)
+
+    threading.Thread(target=reader, name="frame-reader", daemon=True).start()
+    try:
+        while (item := slot.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        done.set()
 
 
 def run_camera(
@@ -127,8 +164,7 @@ def run_camera(
         skip = 0
 
     frames = source.frames(skip=skip)
-    if source.kind != "file":
-        frames = latest_only(frames, stats, stop)
+    frames = read_ahead(frames, stop) if source.kind == "file" else latest_only(frames, stats, stop)
 
     t0 = time.perf_counter()
     processed = 0
@@ -174,6 +210,7 @@ def run_camera(
             break
     else:
         finished = source.kind == "file" and not stop.is_set()
+    frames.close()  # the reader thread stops now, not when the generator is collected
 
     if stop.is_set() and not finished:
         # Graceful stop: keep pending U-turn crossings in the counter state for the resume.
