@@ -63,29 +63,38 @@ def latest_only(frames: Iterator[Frame], stats: CameraStats, stop: threading.Eve
     """Decode a live source on its own thread and hand over only the newest frame.
 
     A slow frame loop then drops frames (counted) instead of falling ever further behind real time.
+    The reader stops with ``stop`` or when the loop leaves (``--max-frames``), at its next frame.
     """
     slot: queue.Queue[Frame | None] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def offer(item: Frame | None) -> None:
+        try:
+            slot.put_nowait(item)
+        except queue.Full:
+            try:
+                slot.get_nowait()
+                if item is not None:
+                    stats.dropped_frames += 1
+            except queue.Empty:
+                pass
+            slot.put_nowait(item)
 
     def reader() -> None:
         try:
             for frame in frames:
-                try:
-                    slot.put_nowait(frame)
-                except queue.Full:
-                    try:
-                        slot.get_nowait()
-                        stats.dropped_frames += 1
-                    except queue.Empty:
-                        pass
-                    slot.put_nowait(frame)
-                if stop.is_set():
+                offer(frame)
+                if stop.is_set() or done.is_set():
                     break
         finally:
-            slot.put(None)
+            offer(None)  # never blocks: the end replaces an unread frame
 
     threading.Thread(target=reader, name="frame-reader", daemon=True).start()
-    while (item := slot.get()) is not None:
-        yield item
+    try:
+        while (item := slot.get()) is not None:
+            yield item
+    finally:
+        done.set()
 
 
 def read_ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = 8) -> Generator[Frame, None, None]:

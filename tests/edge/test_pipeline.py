@@ -1,4 +1,4 @@
-"""The frame loop's readers: files decoded ahead on a thread, nothing dropped, errors surfaced."""
+"""The frame loop's readers: files decoded ahead (nothing dropped, errors surfaced), live sources newest-only."""
 
 from __future__ import annotations
 
@@ -56,3 +56,30 @@ def test_stop_ends_the_stream() -> None:
         if frame.index == 3:
             stop.set()
     assert 4 <= len(got) < 10_000 and got == list(range(len(got)))
+
+
+def test_live_reader_hands_over_the_newest_frame_and_stops_when_the_loop_leaves() -> None:
+    from edge.pipeline import CameraStats, latest_only
+
+    def camera() -> Iterator[Frame]:  # a live source: frames keep coming every 5 ms
+        i = 0
+        while True:
+            yield Frame(image=np.zeros((2, 2, 3), np.uint8), index=i, ts=i / 200)
+            i += 1
+            time.sleep(0.005)
+
+    stats = CameraStats("cam")
+    before = {t.ident for t in threading.enumerate()}
+    frames = latest_only(camera(), stats, threading.Event())
+    got = []
+    for frame in frames:
+        got.append(frame.index)
+        time.sleep(0.03)  # a slow loop: the reader drops what it cannot hand over
+        if len(got) == 5:
+            break
+    frames.close()
+    assert got == sorted(got) and got[-1] - got[0] > 4 and stats.dropped_frames > 0
+    deadline = time.monotonic() + 5
+    while any(t.name == "frame-reader" and t.ident not in before for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the live reader kept running"
+        time.sleep(0.02)
