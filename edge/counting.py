@@ -74,8 +74,10 @@ class _Entry:
     ts: float
     frame_hw: tuple[int, int]
     margin: float  # the border band of the picture for this person's box width
-    anchors: list[Point] = field(default_factory=list)  # its first sightings, one a frame
-    times: list[float] = field(default_factory=list)
+    first: Point | None = None  # its first and latest sightings, and how many there were
+    last: Point | None = None
+    last_ts: float = 0.0
+    sightings: int = 0
 
 
 @dataclass
@@ -200,10 +202,12 @@ class CrossingCounter:
         for i, tid in enumerate(tids):
             state = self._tracks[tid]
             state.last_seen_ts = ts
-            if state.entry is not None:
-                state.entry.anchors.append(Point(*anchors[i].tolist()))
-                state.entry.times.append(ts)
-                if len(state.entry.anchors) >= self.entry_fit_frames:
+            entry = state.entry
+            if entry is not None:
+                entry.last, entry.last_ts = Point(*anchors[i].tolist()), ts
+                entry.first = entry.first or entry.last
+                entry.sightings += 1
+                if entry.sightings >= self.entry_fit_frames:
                     self._enter(tid, state, set(tids), events)
         events.extend(self._expire(ts))
         return events
@@ -212,8 +216,9 @@ class CrossingCounter:
         """Count the lines a new track crossed just before it appeared (see ``entry_backtrack_s``)."""
         entry, state.entry = state.entry, None
         assert entry is not None
-        first, last = entry.anchors[0], entry.anchors[-1]
-        span = entry.times[-1] - entry.times[0]
+        first, last = entry.first, entry.last
+        assert first is not None and last is not None
+        span = entry.last_ts - entry.ts
         if span <= 0:
             return
         back = self.entry_backtrack_s / span
@@ -221,13 +226,13 @@ class CrossingCounter:
         # only as far back as the person would have been in view: someone who walked in at the
         # picture's edge (where detectors find nobody yet) was not hidden
         h, w, m = entry.frame_hw[0], entry.frame_hw[1], entry.margin
-        t = 1.0
-        for pos, d, lo, hi in ((first.x, dx, m, w - m), (first.y, dy, 0.0, h - m)):
-            if pos + d * t > hi:
-                t = max(0.0, (hi - pos) / d)
-            elif pos + d * t < lo:
-                t = max(0.0, (lo - pos) / d)
-        origin = Point(first.x + dx * t, first.y + dy * t)
+        reach = 1.0  # the share of the run-back that stays inside the picture's edge band
+        for pos, step, lo, hi in ((first.x, dx, m, w - m), (first.y, dy, 0.0, h - m)):
+            if pos + step * reach > hi:
+                reach = max(0.0, (hi - pos) / step)
+            elif pos + step * reach < lo:
+                reach = max(0.0, (lo - pos) / step)
+        origin = Point(first.x + dx * reach, first.y + dy * reach)
         for name, line in self.lines.items():
             ls = state.lines.get(name)
             if ls is None or ls.side == 0 or ls.crossings:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.geometry import touches_border
+from edge.geometry import BORDER_WIDTHS, touches_border
 from edge.types import Detections, Tracks
 
 
@@ -53,7 +53,7 @@ class TrackletStitcher:
     """
 
     # class-level defaults let a stitcher pickled by an older version (resume state) load
-    border_widths = 0.5
+    border_widths = BORDER_WIDTHS
     exit_gap_frames = 5
 
     def __init__(
@@ -62,7 +62,7 @@ class TrackletStitcher:
         radius: float = 0.5,
         radius_growth: float = 0.05,
         height_ratio: float = 1.5,
-        border_widths: float = 0.5,
+        border_widths: float = BORDER_WIDTHS,
         exit_gap_frames: int = 5,
     ) -> None:
         self.max_gap_frames = max_gap_frames
