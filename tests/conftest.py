@@ -15,6 +15,7 @@ from tests.s3_server import create_bucket, s3_server, set_s3_env
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FOOTFALL_DATA", ROOT.parent / "shared" / "data")).resolve()
 VTEST = DATA / "videos" / "vtest.avi"
+ONE_BY_ONE = DATA / "videos" / "one-by-one-person-detection.mp4"
 PETS_GT = DATA / "mot" / "PETS09-S2L1" / "gt" / "gt.txt"
 YOLOV5N_PT = DATA / "weights" / "yolov5n.pt"
 OSNET_PT = DATA / "reid" / "osnet_x0_25_msmt17.pt"
