@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.store import CountStore  # noqa: E402
+from footfall.edge.store import CountStore  # noqa: E402
 from tests.s3_server import _free_port  # noqa: E402
 
 CLASSES = ["child", "female_adult", "male_adult"]

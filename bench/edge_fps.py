@@ -43,7 +43,7 @@ def read_frames(n: int) -> list:
 
 
 def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
-    from edge.detectors.onnx import OnnxDetector
+    from footfall.edge.detectors.onnx import OnnxDetector
 
     det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
     for f in frames[:5]:
@@ -57,15 +57,15 @@ def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
 def end_to_end(
     model: Path, size: int, conf: float, tracker: str, reid: Path, frames: int, capture: bool = False
 ) -> tuple[float, dict]:
-    from edge.capture import CaptureSink
-    from edge.config import CaptureConfig, CountingConfig
-    from edge.counting import CrossingCounter
-    from edge.detectors.onnx import OnnxDetector
-    from edge.geometry import Line, Point
-    from edge.pipeline import run_camera
-    from edge.sources import VideoSource
-    from edge.store import CountStore
-    from edge.tracking import create_tracker
+    from footfall.common.geometry import Line, Point
+    from footfall.edge.capture import CaptureSink
+    from footfall.edge.config import CaptureConfig, CountingConfig
+    from footfall.edge.counting import CrossingCounter
+    from footfall.edge.detectors.onnx import OnnxDetector
+    from footfall.edge.pipeline import run_camera
+    from footfall.edge.sources import VideoSource
+    from footfall.edge.store import CountStore
+    from footfall.edge.tracking import create_tracker
 
     det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
     trk = create_tracker(  # the tracker's packaged defaults, as a device runs it

@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.detectors.export import export_onnx  # noqa: E402
-from labeling.datasets import describe  # noqa: E402
-from retrain.config import EvalSettings, TrainSettings  # noqa: E402
-from retrain.evaluate import detection_scores  # noqa: E402
-from retrain.trainer import run_training  # noqa: E402
+from footfall.edge.detectors.export import export_onnx  # noqa: E402
+from footfall.labeling.datasets import describe  # noqa: E402
+from footfall.retrain.config import EvalSettings, TrainSettings  # noqa: E402
+from footfall.retrain.evaluate import detection_scores  # noqa: E402
+from footfall.retrain.trainer import run_training  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 PETS = DATA / "yolo" / "pets09_s2l1_person"

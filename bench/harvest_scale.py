@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harvest.select import Budget, Records, select
+from footfall.harvest.select import Budget, Records, select
 
 
 def synthetic(n: int, seed: int = 0) -> Records:

@@ -25,24 +25,25 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.capture import CaptureSink, Spool  # noqa: E402
-from edge.config import CaptureConfig, ModelConfig  # noqa: E402
-from edge.counting import CrossingCounter  # noqa: E402
-from edge.detectors import create_detector  # noqa: E402
-from edge.detectors.export import export_onnx  # noqa: E402
-from edge.evaluation import load_mot  # noqa: E402
-from edge.geometry import Line, Point  # noqa: E402
-from edge.pipeline import run_camera  # noqa: E402
-from edge.sources import VideoSource  # noqa: E402
-from edge.store import CountStore  # noqa: E402
-from edge.sync import sync_spool  # noqa: E402
-from edge.tracking import create_tracker  # noqa: E402
-from harvest.collect import list_items, to_records  # noqa: E402
-from harvest.select import Budget, select  # noqa: E402
-from registry.storage import open_storage  # noqa: E402
-from retrain.config import EvalSettings, TrainSettings  # noqa: E402
-from retrain.evaluate import detection_scores  # noqa: E402
-from retrain.trainer import run_training  # noqa: E402
+from footfall.common.geometry import Line, Point  # noqa: E402
+from footfall.common.mot import load_mot, yolo_boxes  # noqa: E402
+from footfall.common.yolo import write_labels  # noqa: E402
+from footfall.edge.capture import CaptureSink, Spool  # noqa: E402
+from footfall.edge.config import CaptureConfig, ModelConfig  # noqa: E402
+from footfall.edge.counting import CrossingCounter  # noqa: E402
+from footfall.edge.detectors import create_detector  # noqa: E402
+from footfall.edge.detectors.export import export_onnx  # noqa: E402
+from footfall.edge.pipeline import run_camera  # noqa: E402
+from footfall.edge.sources import VideoSource  # noqa: E402
+from footfall.edge.store import CountStore  # noqa: E402
+from footfall.edge.sync import sync_spool  # noqa: E402
+from footfall.edge.tracking import create_tracker  # noqa: E402
+from footfall.harvest.collect import list_items, to_records  # noqa: E402
+from footfall.harvest.select import Budget, select  # noqa: E402
+from footfall.registry.storage import open_storage  # noqa: E402
+from footfall.retrain.config import EvalSettings, TrainSettings  # noqa: E402
+from footfall.retrain.evaluate import detection_scores  # noqa: E402
+from footfall.retrain.trainer import run_training  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 VIDEO, GT = DATA / "videos" / "vtest.avi", DATA / "mot" / "PETS09-S2L1" / "gt" / "gt.txt"
@@ -84,14 +85,8 @@ def labelled_folder(items: list, chosen: np.ndarray, gt: np.ndarray, captures: s
             storage.download(item.image_key, fh)
         h, w = cv2.imread(str(target)).shape[:2]
         frame = int(item.meta["frame"]) + 1
-        lines = []
-        for _, _, x, y, bw, bh in gt[gt[:, 0] == frame]:
-            x1, y1, x2, y2 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
-            if x2 - x1 >= 2 and y2 - y1 >= 2:
-                lines.append(
-                    f"0 {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-                )
-        (out / "labels" / "train" / f"{item.item}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+        boxes = yolo_boxes(gt[gt[:, 0] == frame], w, h, lambda _identity: 0)
+        write_labels(out / "labels" / "train" / f"{item.item}.txt", boxes)
     (out / "data.yaml").write_text(f"path: {out}\ntrain: images/train\nval: images/train\nnames: [person]\n")
 
 

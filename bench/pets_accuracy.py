@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.detectors.onnx import OnnxDetector  # noqa: E402
-from edge.evaluation import evaluate_sequence  # noqa: E402
-from edge.geometry import Line, Point  # noqa: E402
-from edge.tracking import create_tracker  # noqa: E402
+from footfall.common.geometry import Line, Point  # noqa: E402
+from footfall.edge.detectors.onnx import OnnxDetector  # noqa: E402
+from footfall.edge.evaluation import evaluate_sequence  # noqa: E402
+from footfall.edge.tracking import create_tracker  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 VIDEO = DATA / "videos" / "vtest.avi"

@@ -7,12 +7,12 @@ import sys
 
 import click
 
-from dashboard.cli import serve
-from edge.cli import edge
-from harvest.cli import harvest, labeling
-from labeling.cli import dataset
-from registry.cli import registry
-from retrain.cli import retrain, scheduler
+from footfall.dashboard.cli import serve
+from footfall.edge.cli import edge
+from footfall.harvest.cli import harvest, labeling
+from footfall.labeling.cli import dataset
+from footfall.registry.cli import registry
+from footfall.retrain.cli import retrain, scheduler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,10 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from edge.config import CameraConfig, EdgeConfig, LineConfig
-from harvest.run import HarvestConfig
-from retrain.config import RetrainConfig, SequenceSettings
-from retrain.scheduler import JobSettings, SchedulerSettings
+from footfall.common.lines import LineConfig
+from footfall.edge.config import CameraConfig, EdgeConfig
+from footfall.harvest.run import HarvestConfig
+from footfall.retrain.config import RetrainConfig, SequenceSettings
+from footfall.retrain.scheduler import JobSettings, SchedulerSettings
 
 _NESTED: dict[str, type[BaseModel]] = {
     "cameras": CameraConfig,

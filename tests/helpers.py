@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.types import Detections, Tracks
+from footfall.edge.types import Detections, Tracks
 
 
 def person_box(foot_x: float, foot_y: float, w: float = 20, h: float = 50) -> list[float]:

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry.core import Registry
-from registry.storage import FileStorage
+from footfall.registry.core import Registry
+from footfall.registry.storage import FileStorage
 from tests.conftest import VTEST, footfall_cmd
 from tests.mjpeg_server import MjpegCamera
 

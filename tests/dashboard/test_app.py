@@ -9,10 +9,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from dashboard.app import Settings, create_app
-from dashboard.lines import config_version
-from edge.config import load_config
-from edge.store import CountStore
+from footfall.dashboard.app import Settings, create_app
+from footfall.dashboard.lines import config_version
+from footfall.edge.config import load_config
+from footfall.edge.store import CountStore
 from tests.conftest import VTEST, footfall_cmd
 from tests.dashboard.test_queries import BERLIN, at, ev
 

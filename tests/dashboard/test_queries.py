@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from dashboard.queries import Filter, QueryError, Store, clamped_running_sum
-from edge.store import CountStore
-from edge.types import CrossingEvent, Direction
+from footfall.dashboard.queries import Filter, QueryError, Store, clamped_running_sum
+from footfall.edge.store import CountStore
+from footfall.edge.types import CrossingEvent, Direction
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

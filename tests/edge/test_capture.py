@@ -12,18 +12,19 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture import CaptureSink, SamplingPolicy, Spool, blur_heads
-from edge.config import CaptureConfig, ModelConfig
-from edge.counting import CrossingCounter
-from edge.detectors import create_detector
-from edge.evaluation import load_mot, mot_scores
-from edge.geometry import Line, Point
-from edge.pipeline import run_camera
-from edge.sources import VideoSource
-from edge.store import CountStore
-from edge.sync import sync_spool
-from edge.tracking import create_tracker
-from registry.storage import open_storage
+from footfall.common.geometry import Line, Point
+from footfall.common.mot import load_mot
+from footfall.edge.capture import CaptureSink, SamplingPolicy, Spool, blur_heads
+from footfall.edge.config import CaptureConfig, ModelConfig
+from footfall.edge.counting import CrossingCounter
+from footfall.edge.detectors import create_detector
+from footfall.edge.evaluation import mot_scores
+from footfall.edge.pipeline import run_camera
+from footfall.edge.sources import VideoSource
+from footfall.edge.store import CountStore
+from footfall.edge.sync import sync_spool
+from footfall.edge.tracking import create_tracker
+from footfall.registry.storage import open_storage
 from tests.conftest import PETS_GT, VTEST
 from tests.s3_server import create_bucket, s3_server, set_s3_env
 from tests.tcp_proxy import CuttableProxy

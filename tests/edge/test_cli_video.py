@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.evaluation import crossings, load_mot
-from edge.geometry import Line, Point
+from footfall.common.geometry import Line, Point
+from footfall.common.mot import load_mot
+from footfall.edge.evaluation import crossings
 from tests.conftest import PETS_GT, VTEST, footfall_cmd
 
 pytestmark = pytest.mark.slow

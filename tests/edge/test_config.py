@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.config import ConfigError, load_config, parse_line_arg, validate_config
+from footfall.common.config import ConfigError
+from footfall.common.lines import parse_line_arg
+from footfall.edge.config import load_config, validate_config
 from tests.conftest import footfall_cmd
 
 GOOD = {"cameras": [{"name": "door", "source": "v.avi", "lines": [{"name": "a", "points": [[0, 0], [0, 10]]}]}]}

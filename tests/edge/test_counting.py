@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.counting import CrossingCounter
-from edge.geometry import Line, Point
-from edge.types import Direction
+from footfall.common.geometry import Line, Point
+from footfall.edge.counting import CrossingCounter
+from footfall.edge.types import Direction
 from tests.helpers import detections, person_box, tracks
 
 VERTICAL = Line(Point(100, 0), Point(100, 360))  # drawn top → bottom: "in" is left → right

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import ModelConfig
-from edge.detectors import DETECTORS, ModelFileError, create_detector
-from edge.detectors.common import ClassMapping, letterbox_shape
+from footfall.edge.config import ModelConfig
+from footfall.edge.detectors import DETECTORS, ModelFileError, create_detector
+from footfall.edge.detectors.common import ClassMapping, letterbox_shape
 from tests.conftest import DATA, YOLOV5N_PT
 
 BUS = DATA / "images" / "bus.jpg"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.evaluation import crossing_diff, crossing_events, crossings
-from edge.geometry import Line, Point
+from footfall.common.geometry import Line, Point
+from footfall.edge.evaluation import crossing_diff, crossing_events, crossings
 
 LINE = Line(Point(100, 0), Point(100, 360))  # "in" is left → right
 

@@ -6,10 +6,10 @@ import threading
 
 import numpy as np
 
-from edge.config import LineConfig
-from edge.live import LiveHub, LiveRenderer, draw_overlay
-from edge.sources import Frame
-from edge.types import Detections, Tracks
+from footfall.common.lines import LineConfig
+from footfall.edge.live import LiveHub, LiveRenderer, draw_overlay
+from footfall.edge.sources import Frame
+from footfall.edge.types import Detections, Tracks
 
 
 def tracks() -> Tracks:

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ModelConfig
-from edge.counting import CrossingCounter
-from edge.detectors import ModelFileError, create_detector
-from edge.geometry import Line, Point
-from edge.model_watch import ModelWatcher
-from edge.pipeline import run_camera
-from edge.sources import VideoSource
-from edge.store import CountStore
-from edge.tracking import create_tracker
-from registry.core import Ref, Registry
-from registry.storage import FileStorage
+from footfall.common.geometry import Line, Point
+from footfall.edge.config import ModelConfig
+from footfall.edge.counting import CrossingCounter
+from footfall.edge.detectors import ModelFileError, create_detector
+from footfall.edge.model_watch import ModelWatcher
+from footfall.edge.pipeline import run_camera
+from footfall.edge.sources import VideoSource
+from footfall.edge.store import CountStore
+from footfall.edge.tracking import create_tracker
+from footfall.registry.core import Ref, Registry
+from footfall.registry.storage import FileStorage
 
 
 @pytest.fixture

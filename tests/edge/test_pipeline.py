@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from edge.pipeline import read_ahead
-from edge.sources import Frame
+from footfall.edge.pipeline import read_ahead
+from footfall.edge.sources import Frame
 
 
 def numbered(n: int, fail_at: int | None = None) -> Iterator[Frame]:
@@ -59,7 +59,7 @@ def test_stop_ends_the_stream() -> None:
 
 
 def test_live_reader_hands_over_the_newest_frame_and_stops_when_the_loop_leaves() -> None:
-    from edge.pipeline import CameraStats, latest_only
+    from footfall.edge.pipeline import CameraStats, latest_only
 
     def camera() -> Iterator[Frame]:  # a live source: frames keep coming every 5 ms
         i = 0

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from edge.cli import edge
-from edge.store import CountStore
-from edge.types import CrossingEvent, Direction
+from footfall.edge.cli import edge
+from footfall.edge.store import CountStore
+from footfall.edge.types import CrossingEvent, Direction
 
 
 @pytest.fixture()
@@ -70,7 +70,7 @@ def test_bad_options_name_the_option_and_the_fix(store: Path, args: list[str], n
 def test_the_machine_zone_comes_from_tz_or_falls_back_to_utc(
     monkeypatch: pytest.MonkeyPatch, tz: str, want: str
 ) -> None:
-    from edge.store import local_zone
+    from footfall.edge.store import local_zone
 
     monkeypatch.setenv("TZ", tz)
     assert str(local_zone()) == want

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import validate_config
-from edge.service import EdgeService, RunOptions
+from footfall.edge.config import validate_config
+from footfall.edge.service import EdgeService, RunOptions
 from tests.conftest import VTEST
 from tests.mjpeg_server import MjpegCamera
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.sources import SourceError, VideoSource, source_kind
+from footfall.edge.sources import SourceError, VideoSource, source_kind
 from tests.conftest import VTEST
 from tests.mjpeg_server import MjpegCamera
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.tracking.stitching import TrackletStitcher
-from edge.types import Tracks
+from footfall.edge.tracking.stitching import TrackletStitcher
+from footfall.edge.types import Tracks
 from tests.helpers import tracks
 
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.store import CountStore, check_interval
-from edge.types import CrossingEvent, Direction
+from footfall.edge.store import CountStore, check_interval
+from footfall.edge.types import CrossingEvent, Direction
 
 
 def ev(frame: int, direction: Direction = Direction.IN, line: str = "door", ts: float | None = None) -> CrossingEvent:

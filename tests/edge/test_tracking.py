@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import ModelConfig
-from edge.detectors import create_detector
-from edge.tracking import NEEDS_REID, TRACKERS, create_tracker
+from footfall.edge.config import ModelConfig
+from footfall.edge.detectors import create_detector
+from footfall.edge.tracking import NEEDS_REID, TRACKERS, create_tracker
 from tests.conftest import VTEST
 
 
@@ -76,9 +76,9 @@ def test_sample_configuration_on_pets_tracking_and_counts(yolov5n_onnx: Path, tm
     """
     import threading
 
-    from edge.config import load_config
-    from edge.evaluation import evaluate_sequence
-    from edge.service import build_camera
+    from footfall.edge.config import load_config
+    from footfall.edge.evaluation import evaluate_sequence
+    from footfall.edge.service import build_camera
     from tests.conftest import PETS_GT
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "sample.yaml")
@@ -118,10 +118,10 @@ def test_sample_settings_count_a_held_out_indoor_scene(yolov5n_onnx: Path, tmp_p
     """
     import threading
 
-    from edge.config import CameraConfig, load_config
-    from edge.pipeline import run_camera
-    from edge.service import build_camera
-    from edge.store import CountStore
+    from footfall.edge.config import CameraConfig, load_config
+    from footfall.edge.pipeline import run_camera
+    from footfall.edge.service import build_camera
+    from footfall.edge.store import CountStore
     from tests.conftest import ONE_BY_ONE
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "sample.yaml")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.types import CrossingEvent, Detections, Direction, Tracks
+from footfall.edge.types import CrossingEvent, Detections, Direction, Tracks
 
 
 @pytest.mark.parametrize(

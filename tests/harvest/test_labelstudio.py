@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.capture import Spool
-from edge.evaluation import load_mot
-from edge.sync import sync_spool
-from harvest.run import HarvestConfig, StudioSettings, run_harvest
-from labeling.contract import LabelMismatch, yolo_to_ls
-from labeling.datasets import DatasetRef, DatasetStore, read_labels
-from labeling.export import export_project
-from labeling.studio import Studio
-from registry.storage import open_storage
+from footfall.common.mot import load_mot
+from footfall.common.yolo import read_labels
+from footfall.edge.capture import Spool
+from footfall.edge.sync import sync_spool
+from footfall.harvest.run import HarvestConfig, StudioSettings, run_harvest
+from footfall.labeling.contract import LabelMismatch, yolo_to_ls
+from footfall.labeling.datasets import DatasetRef, DatasetStore
+from footfall.labeling.export import export_project
+from footfall.labeling.studio import Studio
+from footfall.registry.storage import open_storage
 from tests.conftest import PETS_GT, VTEST
 from tests.edge.test_capture import capture_run
 from tests.labelstudio_server import LabelStudioServer, label_studio
@@ -140,9 +141,7 @@ def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str
         assert checked[0] is not None and checked[8] == 0, checked[-1]  # ultralytics: image and label valid
         boxes = read_labels(label, 1)
         backgrounds += not boxes
-        got = sorted(
-            ((cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H) for _, cx, cy, w, h in boxes
-        )
+        got = sorted(b.xyxy(W, H) for b in boxes)
         want = sorted(drawn[image.stem])
         assert len(got) == len(want)
         assert np.abs(np.array(got).reshape(-1, 4) - np.array(want).reshape(-1, 4)).max(initial=0) <= 1.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harvest.select import STRATEGIES, Budget, Records, rarity_of, select, uncertainty_of
+from footfall.harvest.select import STRATEGIES, Budget, Records, rarity_of, select, uncertainty_of
 
 
 def pool(n: int = 400, seed: int = 0, cameras: int = 4) -> Records:

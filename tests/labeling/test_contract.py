@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.contract import (
+from footfall.labeling.contract import (
     LabelMismatch,
     boxes_of,
     check_labels,

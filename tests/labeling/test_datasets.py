@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labeling.datasets import DatasetError, DatasetRef, DatasetStore, describe, merge, scan
-from registry.storage import FileStorage
+from footfall.labeling.datasets import DatasetError, DatasetRef, DatasetStore, describe, merge, scan
+from footfall.registry.storage import FileStorage
 from tests.conftest import DATA
 
 PETS = DATA / "yolo" / "pets09_s2l1_person"

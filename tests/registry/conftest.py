@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.core import Registry
-from registry.storage import open_storage
+from footfall.registry.core import Registry
+from footfall.registry.storage import open_storage
 
 
 @pytest.fixture(params=["file", "s3"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.core import AliasConflict, IntegrityError, Ref, Registry, RegistryError, generate_keypair
+from footfall.registry.core import AliasConflict, IntegrityError, Ref, Registry, RegistryError, generate_keypair
 
 
 def test_publish_makes_immutable_numbered_versions(reg: Registry, artefacts: dict[str, Path]) -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.config import ConfigError
-from retrain.config import load_retrain_config
-from retrain.scheduler import load_scheduler_config
+from footfall.common.config import ConfigError
+from footfall.retrain.config import load_retrain_config
+from footfall.retrain.scheduler import load_scheduler_config
 
 GOOD = {"train_datasets": ["pets-person"], "heldout": "pets-person:1", "classes": ["person"]}
 
@@ -24,7 +24,7 @@ def test_sample_configs_are_valid() -> None:
     assert cfg.heldout == "pets-person:1"
     assert cfg.registry == f"file://{root / 'configs' / '../runs/registry'}"
     assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {"harvest", "retrain"}
-    from harvest.run import load_harvest_config
+    from footfall.harvest.run import load_harvest_config
 
     assert load_harvest_config(root / "configs" / "harvest.yaml").budget == 200
 

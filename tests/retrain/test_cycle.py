@@ -14,11 +14,11 @@ import cv2
 import pytest
 import yaml
 
-from edge.detectors.onnx import OnnxDetector
-from labeling.datasets import DatasetRef, DatasetStore
-from labeling.mot_import import yolo_from_mot
-from registry.core import Ref, Registry
-from registry.storage import open_storage
+from footfall.edge.detectors.onnx import OnnxDetector
+from footfall.labeling.datasets import DatasetRef, DatasetStore
+from footfall.labeling.mot_import import yolo_from_mot
+from footfall.registry.core import Ref, Registry
+from footfall.registry.storage import open_storage
 from tests.conftest import DATA, PETS_GT, VTEST, footfall_cmd
 
 PETS = DATA / "yolo" / "pets09_s2l1_person"

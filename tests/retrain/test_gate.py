@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrain.config import GateSettings
-from retrain.gate import decide
+from footfall.retrain.config import GateSettings
+from footfall.retrain.gate import decide
 
 
 def scores(map50: float, per_class: dict[str, float], *, fingerprint: str = "f" * 64, count_error: float = 5.0) -> dict:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from retrain.metrics import ImageResult, average_precision, box_iou, evaluate, match
+from footfall.retrain.metrics import ImageResult, average_precision, box_iou, evaluate, match
 
 BOX = [10, 10, 50, 90]
 SHIFTED = [14, 10, 54, 90]  # IoU with BOX = 36*80 / (2*40*80 - 36*80) = 0.818

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from retrain.config import TrainSettings
-from retrain.trainer import TrainingError, read_results, stage_commands, train_python
+from footfall.retrain.config import TrainSettings
+from footfall.retrain.trainer import TrainingError, read_results, stage_commands, train_python
 
 
 def test_stages_on_cpu_and_on_several_gpus() -> None:
     one = stage_commands(Path("/py"), Path("/s.json"), gpus=0)
     assert [name for name, _ in one] == ["seed", "train", "finish"]
-    assert one[1][1] == ["/py", "-m", "retrain.yolo_train", "train", "/s.json"]
+    assert one[1][1] == ["/py", "-m", "footfall.retrain.yolo_train", "train", "/s.json"]
     four = dict(stage_commands(Path("/py"), Path("/s.json"), gpus=TrainSettings(device="0,1,2,3").gpus))
     assert four["train"][:4] == ["/py", "-m", "torch.distributed.run", "--nproc_per_node=4"]
     assert four["seed"] == one[0][1]  # seeding and the final conversion run once, not once per GPU
@@ -30,7 +30,7 @@ def test_read_results_parses_yolov5_csv(tmp_path: Path) -> None:
 
 
 def test_new_classes_start_from_the_parent_class_of_the_same_name_or_person() -> None:
-    from retrain.yolo_train import seed_sources
+    from footfall.retrain.yolo_train import seed_sources
 
     coco = ["person", "bicycle", "car"]
     assert seed_sources(coco, ["child", "female_adult", "male_adult"], {}) == [0, 0, 0]

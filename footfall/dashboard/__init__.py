@@ -1,0 +1,1 @@
+"""Dashboard: ``footfall serve``, the store owner's pages and API over the count store."""

@@ -1,0 +1,65 @@
+"""``footfall serve``: the store dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from footfall.common.auth import access_token, is_loopback
+from footfall.common.config import ConfigError
+from footfall.edge.config import DashboardConfig, load_config
+from footfall.edge.store import local_zone
+
+
+@click.command()
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="The device config (edge YAML)."
+)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="A count store without a config.")
+@click.option("--host", help="Bind address (default: dashboard.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: dashboard.port, 8080).")
+@click.option("--timezone", "tz_name", help="IANA zone of the store (default: dashboard.timezone or the machine's).")
+def serve(config_path: Path | None, db: Path | None, host: str | None, port: int | None, tz_name: str | None) -> None:
+    """Serve the store dashboard: charts, CSV, live view and line drawing.
+
+    With --config the dashboard knows the cameras, shows the live view and saves drawn lines into that
+    file; with only --db (e.g. a central copy) it serves the charts and the API.
+    """
+    import uvicorn
+
+    from footfall.dashboard.app import Settings, create_app
+
+    if config_path is None and db is None:
+        raise click.UsageError("give --config FILE (a device) or --db FILE (a count store)")
+    try:
+        cfg = load_config(config_path) if config_path else None
+        dash = cfg.dashboard if cfg else DashboardConfig()
+        if tz_name:
+            DashboardConfig(timezone=tz_name)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    token = access_token(dash.token)
+    if token is not None and len(token) < 16:
+        raise click.ClickException("FOOTFALL_DASHBOARD_TOKEN is shorter than 16 characters; use a longer secret")
+    host = host or dash.host
+    if not is_loopback(host) and token is None:
+        raise click.ClickException(
+            f"refusing to serve on {host}: beyond loopback the dashboard needs a token. Fix: set dashboard.token "
+            "(at least 16 characters) in the config or FOOTFALL_DASHBOARD_TOKEN, or bind to 127.0.0.1"
+        )
+    zone = tz_name or dash.timezone
+    tz = ZoneInfo(zone) if zone else local_zone()
+    if cfg is not None and config_path is not None:
+        settings = Settings.from_config(config_path, cfg, token, tz)
+        if db is not None:
+            settings.db = db
+    else:
+        assert db is not None
+        settings = Settings(db=db, tz=tz, token=token)
+    port = port or dash.port
+    click.echo(f"footfall dashboard on http://{host}:{port}/ (store {settings.db}, time zone {tz})", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

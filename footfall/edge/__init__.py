@@ -1,0 +1,1 @@
+"""Edge: the store device's counter — sources, detector, tracker, line counting, storage, capture."""

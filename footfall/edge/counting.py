@@ -1,0 +1,334 @@
+"""Line-crossing counting with hysteresis, U-turn handling and per-track class votes."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from footfall.common.geometry import BORDER_WIDTHS, Anchor, Line, Point, touches_border
+from footfall.edge.types import CrossingEvent, Detections, Direction, Tracks
+
+
+class ClassVoter:
+    """Gives each track one class by a confidence-weighted vote over its whole life.
+
+    A person whose detections flicker between ``female_adult`` and ``male_adult`` is still counted
+    once, under the class with the most accumulated confidence.
+    """
+
+    def __init__(self, class_names: list[str]) -> None:
+        if not class_names:
+            raise ValueError("ClassVoter needs at least one class name")
+        self.class_names = list(class_names)
+        self._votes: dict[int, np.ndarray] = {}
+
+    def update(self, tracks: Tracks, detections: Detections | None = None) -> None:
+        n = len(self.class_names)
+        for i, tid in enumerate(tracks.track_id.tolist()):
+            votes = self._votes.setdefault(tid, np.zeros(n, np.float64))
+            det = int(tracks.det_index[i])
+            if detections is not None and detections.class_probs is not None and 0 <= det < len(detections):
+                votes += float(detections.confidence[det]) * detections.class_probs[det, :n]
+            elif det >= 0 or detections is None:
+                cls = int(tracks.class_id[i])
+                if 0 <= cls < n:
+                    votes[cls] += float(tracks.confidence[i])
+
+    def class_of(self, track_id: int) -> str:
+        votes = self._votes.get(track_id)
+        if votes is None or not votes.any():
+            return self.class_names[0] if len(self.class_names) == 1 else "unknown"
+        return self.class_names[int(np.argmax(votes))]
+
+    def forget(self, track_id: int) -> None:
+        self._votes.pop(track_id, None)
+
+    def __len__(self) -> int:
+        return len(self._votes)
+
+
+@dataclass
+class _Pending:
+    direction: Direction
+    frame: int
+    ts: float
+
+
+@dataclass
+class _LineState:
+    side: int = 0  # +1 "in" side, -1 "out" side, 0 not yet known (first seen inside the band)
+    anchor: Point | None = None  # last anchor seen on ``side``
+    pending: _Pending | None = None
+    crossings: int = 0  # crossings seen (a class default: counter states pickled before it load)
+
+
+@dataclass
+class _Entry:
+    """Where a track first appeared away from the picture's edge, until its motion is known."""
+
+    frame: int
+    ts: float
+    frame_hw: tuple[int, int]
+    margin: float  # the border band of the picture for this person's box width
+    first: Point | None = None  # its first and latest sightings, and how many there were
+    last: Point | None = None
+    last_ts: float = 0.0
+    sightings: int = 0
+
+
+@dataclass
+class _TrackState:
+    last_seen_ts: float
+    lines: dict[str, _LineState] = field(default_factory=dict)
+    entry: _Entry | None = None
+
+
+class CrossingCounter:
+    """Counts the crossings of every line of one camera.
+
+    Args:
+        camera: camera name stamped on every event.
+        lines: counting lines by name.
+        class_names: product classes, in the detector's class-id order.
+        hysteresis_px: half-width of a band around each line inside which a track keeps the side it
+            had. Raising it suppresses double counts from feet jittering on the line but misses people
+            who only graze the line; lowering it counts grazes and jitter alike.
+        uturn_window_s: a crossing reversed by the same track within this many seconds is reported
+            once as a U-turn instead of an in plus an out. Crossings are held back this long before
+            they are reported. 0 reports every crossing at once.
+        forget_after_s: a track not seen for this long is dropped from memory, which bounds the state
+            of a device running for months; a person hidden for longer comes back as a new track.
+        anchor: which point of the box decides its side.
+        entry_backtrack_s: a track that first appears away from the picture's edge (after the
+            stream's first frame) came out from behind something: its motion over its first
+            ``entry_fit_frames`` sightings is run back this many seconds before it appeared (no
+            further than the picture's edge), and a line crossed on that stretch is counted as crossed
+            when it appeared — unless a track lost meanwhile made the same crossing. This recovers
+            people whose crossing an occlusion hid; a track the stitcher continued is not new. 0 turns
+            it off.
+        entry_fit_frames: how many sightings of a new track fix its motion for the rule above.
+    """
+
+    # class-level defaults let a counter pickled by an older version (resume state) load
+    entry_backtrack_s = 0.0
+    entry_fit_frames = 10
+    _first_frame: int | None = None
+    _recent: dict[str, deque[tuple[float, Direction, int]]] | None = None  # per line: ts, direction, track
+
+    def __init__(
+        self,
+        camera: str,
+        lines: Mapping[str, Line],
+        class_names: list[str],
+        *,
+        hysteresis_px: float = 3.0,
+        uturn_window_s: float = 2.0,
+        forget_after_s: float = 10.0,
+        anchor: Anchor = Anchor.BOTTOM_CENTER,
+        entry_backtrack_s: float = 0.0,
+        entry_fit_frames: int = 10,
+    ) -> None:
+        if hysteresis_px < 0 or uturn_window_s < 0:
+            raise ValueError("hysteresis_px and uturn_window_s must be >= 0")
+        if entry_backtrack_s < 0 or entry_fit_frames < 2:
+            raise ValueError("entry_backtrack_s must be >= 0 and entry_fit_frames >= 2")
+        if forget_after_s <= uturn_window_s:
+            raise ValueError(
+                f"forget_after_s ({forget_after_s}) must exceed uturn_window_s ({uturn_window_s}), "
+                "or a U-turn could outlive the track that made it"
+            )
+        self.camera = camera
+        self.lines = dict(lines)
+        self.hysteresis_px = hysteresis_px
+        self.uturn_window_s = uturn_window_s
+        self.forget_after_s = forget_after_s
+        self.anchor = anchor
+        self.entry_backtrack_s = entry_backtrack_s
+        self.entry_fit_frames = entry_fit_frames
+        self.voter = ClassVoter(class_names)
+        self._tracks: dict[int, _TrackState] = {}
+        self._counts: dict[str, dict[str, dict[str, int]]] = {
+            name: {d.value: {} for d in Direction} for name in self.lines
+        }
+
+    @property
+    def counts(self) -> Mapping[str, Mapping[str, Mapping[str, int]]]:
+        """Events reported so far: ``counts[line][direction][class]``."""
+        return MappingProxyType({k: MappingProxyType(v) for k, v in self._counts.items()})
+
+    @property
+    def tracked(self) -> int:
+        """Tracks held in memory (bounded by ``forget_after_s``)."""
+        return len(self._tracks)
+
+    def update(
+        self,
+        tracks: Tracks,
+        ts: float,
+        frame: int,
+        detections: Detections | None = None,
+        frame_hw: tuple[int, int] | None = None,
+    ) -> list[CrossingEvent]:
+        """Advance by one frame; return the events that became final on it.
+
+        ``frame_hw`` (the picture's height and width) enables ``entry_backtrack_s``.
+        """
+        self.voter.update(tracks, detections)
+        if self._first_frame is None:
+            self._first_frame = frame
+        events: list[CrossingEvent] = []
+        anchors = self.anchor.points(tracks.xyxy)
+        tids = tracks.track_id.tolist()
+        for i, tid in enumerate(tids):
+            if tid not in self._tracks:
+                state = self._tracks[tid] = _TrackState(ts)
+                if (
+                    self.entry_backtrack_s
+                    and frame_hw is not None
+                    and frame > self._first_frame
+                    and not touches_border(tracks.xyxy[i], frame_hw)
+                ):
+                    width = float(tracks.xyxy[i, 2] - tracks.xyxy[i, 0])
+                    state.entry = _Entry(frame, ts, frame_hw, BORDER_WIDTHS * width)
+        for name, line in self.lines.items():
+            dist = line.signed_distance(anchors)
+            for i, tid in enumerate(tids):
+                ls = self._tracks[tid].lines.setdefault(name, _LineState())
+                self._observe(name, line, tid, ls, Point(*anchors[i].tolist()), float(dist[i]), ts, frame, events)
+        for i, tid in enumerate(tids):
+            state = self._tracks[tid]
+            state.last_seen_ts = ts
+            entry = state.entry
+            if entry is not None:
+                entry.last, entry.last_ts = Point(*anchors[i].tolist()), ts
+                entry.first = entry.first or entry.last
+                entry.sightings += 1
+                if entry.sightings >= self.entry_fit_frames:
+                    self._enter(tid, state, set(tids), events)
+        events.extend(self._expire(ts))
+        return events
+
+    def _enter(self, tid: int, state: _TrackState, visible: set[int], events: list[CrossingEvent]) -> None:
+        """Count the lines a new track crossed just before it appeared (see ``entry_backtrack_s``)."""
+        entry, state.entry = state.entry, None
+        assert entry is not None
+        first, last = entry.first, entry.last
+        assert first is not None and last is not None
+        span = entry.last_ts - entry.ts
+        if span <= 0:
+            return
+        back = self.entry_backtrack_s / span
+        dx, dy = (first.x - last.x) * back, (first.y - last.y) * back
+        # only as far back as the person would have been in view: someone who walked in at the
+        # picture's edge (where detectors find nobody yet) was not hidden
+        h, w, m = entry.frame_hw[0], entry.frame_hw[1], entry.margin
+        reach = 1.0  # the share of the run-back that stays inside the picture's edge band
+        for pos, step, lo, hi in ((first.x, dx, m, w - m), (first.y, dy, 0.0, h - m)):
+            if pos + step * reach > hi:
+                reach = max(0.0, (hi - pos) / step)
+            elif pos + step * reach < lo:
+                reach = max(0.0, (lo - pos) / step)
+        origin = Point(first.x + dx * reach, first.y + dy * reach)
+        for name, line in self.lines.items():
+            ls = state.lines.get(name)
+            if ls is None or ls.side == 0 or ls.crossings:
+                continue  # still on the line, or it crossed in view: the track's own path tells
+            was = float(line.signed_distance(np.array([[origin.x, origin.y]]))[0])
+            if ls.side * was >= -self.hysteresis_px or not line.segment_crossed(origin, last, self.hysteresis_px):
+                continue
+            direction = Direction.IN if ls.side > 0 else Direction.OUT
+            since = entry.ts - self.entry_backtrack_s
+            if any(
+                d is direction and t != tid and t not in visible and since <= when <= entry.ts
+                for when, d, t in (self._recent or {}).get(name, ())
+            ):
+                continue  # a track lost meanwhile made this crossing: likely this person, counted
+            self._crossed(name, tid, ls, direction, entry.ts, entry.frame, events)
+
+    def flush(self) -> list[CrossingEvent]:
+        """Report every crossing still held for the U-turn window (end of a stream)."""
+        return self._expire(float("inf"))
+
+    def _observe(
+        self,
+        name: str,
+        line: Line,
+        tid: int,
+        ls: _LineState,
+        point: Point,
+        dist: float,
+        ts: float,
+        frame: int,
+        events: list[CrossingEvent],
+    ) -> None:
+        side = 1 if dist > self.hysteresis_px else -1 if dist < -self.hysteresis_px else 0
+        if side == 0:
+            return
+        if ls.side == 0 or side == ls.side:
+            ls.side, ls.anchor = side, point
+            return
+        crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point, self.hysteresis_px)
+        ls.side, ls.anchor = side, point
+        if crossed:
+            self._crossed(name, tid, ls, Direction.IN if side > 0 else Direction.OUT, ts, frame, events)
+
+    def _crossed(
+        self,
+        name: str,
+        tid: int,
+        ls: _LineState,
+        direction: Direction,
+        ts: float,
+        frame: int,
+        events: list[CrossingEvent],
+    ) -> None:
+        ls.crossings += 1
+        if self._recent is None:
+            self._recent = {}
+        self._recent.setdefault(name, deque(maxlen=64)).append((ts, direction, tid))
+        if ls.pending is not None and ts - ls.pending.ts > self.uturn_window_s:
+            events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
+            ls.pending = None
+        if ls.pending is not None and ls.pending.direction is not direction:
+            first = ls.pending
+            ls.pending = None
+            events.append(self._event(name, tid, first.frame, first.ts, Direction.UTURN, first.direction))
+            return
+        if ls.pending is not None:
+            events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
+            ls.pending = None
+        if self.uturn_window_s == 0:
+            events.append(self._event(name, tid, frame, ts, direction))
+        else:
+            ls.pending = _Pending(direction, frame, ts)
+
+    def _expire(self, now: float) -> list[CrossingEvent]:
+        events = []
+        for tid in list(self._tracks):
+            state = self._tracks[tid]
+            for name, ls in state.lines.items():
+                if ls.pending is not None and now - ls.pending.ts >= self.uturn_window_s:
+                    p, ls.pending = ls.pending, None
+                    events.append(self._event(name, tid, p.frame, p.ts, p.direction))
+            if now - state.last_seen_ts > self.forget_after_s:
+                del self._tracks[tid]
+                self.voter.forget(tid)
+        return events
+
+    def _event(
+        self,
+        line: str,
+        tid: int,
+        frame: int,
+        ts: float,
+        direction: Direction,
+        first: Direction | None = None,
+    ) -> CrossingEvent:
+        cls = self.voter.class_of(tid)
+        by_class = self._counts[line][direction.value]
+        by_class[cls] = by_class.get(cls, 0) + 1
+        return CrossingEvent(self.camera, line, tid, frame, ts, cls, direction, first)

@@ -1,0 +1,244 @@
+"""Scoring against MOTChallenge-format ground truth: line counts and tracking quality.
+
+Used by the tests, the benchmarks and the retraining gate. motmetrics' own IoU helper uses
+``np.asfarray`` (gone in NumPy 2), so the distance matrix is computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from footfall.common.geometry import Line
+from footfall.common.mot import load_mot
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One crossing of a line by one identity: ``frame`` is the first frame on the new side."""
+
+    frame: int
+    identity: int
+    direction: str
+    foot: tuple[float, float]
+
+
+def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> list[Crossing]:
+    """Crossings of ``line`` by the foot points (x + w/2, y + h) of MOT rows, by identity and frame.
+
+    The ground-truth rule of ``shared/data/mot/PETS09-S2L1``: a crossing is a change of side between
+    a track's consecutive annotated frames; every crossing counts; no hysteresis. The line is
+    infinite (feet may lie below the image edge) unless ``segment_only``.
+    """
+    from footfall.common.geometry import Point
+
+    order = np.lexsort((rows[:, 0], rows[:, 1]))
+    rows = rows[order]
+    feet = np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
+    side = np.sign(line.signed_distance(feet))
+    side[side == 0] = 1  # on the line counts as "in", as in the reference JSON (x >= 240 is in)
+    out = []
+    for i in range(1, len(rows)):
+        if rows[i, 1] != rows[i - 1, 1] or side[i] == side[i - 1]:
+            continue
+        if not segment_only or line.segment_crossed(Point(*feet[i - 1]), Point(*feet[i])):
+            foot = (round(float(feet[i, 0]), 1), round(float(feet[i, 1]), 1))
+            out.append(Crossing(int(rows[i, 0]), int(rows[i, 1]), "in" if side[i] > 0 else "out", foot))
+    return sorted(out, key=lambda c: (c.frame, c.identity))
+
+
+def crossings(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> dict[str, int]:
+    """In/out counts of :func:`crossing_events`."""
+    events = crossing_events(rows, line, segment_only=segment_only)
+    return {d: sum(c.direction == d for c in events) for d in ("in", "out")}
+
+
+def crossing_diff(
+    truth: list[Crossing],
+    counted: list[tuple[int, int, str]],
+    gt: np.ndarray,
+    hyp: np.ndarray,
+    *,
+    window_frames: int = 15,
+) -> dict[str, list[dict[str, Any]]]:
+    """Which true crossings the pipeline missed and which of its crossings have no true counterpart.
+
+    ``counted`` holds the pipeline's crossings of one line as (frame, track id, direction), frames
+    1-based like ``gt`` / ``hyp`` (MOT rows). A counted crossing is attributed to the person whose
+    annotated box overlaps its track's box most (IoU >= 0.3, within 3 frames); it answers a true
+    crossing in the same direction within ``window_frames``: that person's first, then anyone's (when
+    people overlap the attribution can be wrong). Tells *where* a count goes wrong.
+    """
+
+    def person_of(track: int, frame: int) -> int | None:
+        for df in (0, -1, 1, -2, 2, -3, 3):
+            h = hyp[(hyp[:, 1] == track) & (hyp[:, 0] == frame + df)]
+            g = gt[gt[:, 0] == frame + df]
+            if len(h) and len(g):
+                d = _iou_distance(g[:, 2:6], h[:1, 2:6], max_d=0.7)[:, 0]
+                if not np.isnan(d).all():
+                    return int(g[int(np.nanargmin(d)), 1])
+        return None
+
+    mine = [(f, t, d, person_of(t, f)) for f, t, d in counted if d in ("in", "out")]
+    answered: dict[int, int] = {}  # true crossing → counted one
+    # first the counted crossings of the same person, then any left (people who overlap get mixed up)
+    for same_person in (True, False):
+        for k, c in enumerate(truth):
+            if k in answered:
+                continue
+            near = [
+                j
+                for j, (f, _, d, p) in enumerate(mine)
+                if j not in answered.values()
+                and d == c.direction
+                and abs(f - c.frame) <= window_frames
+                and (p == c.identity or not same_person)
+            ]
+            if near:
+                answered[k] = min(near, key=lambda j: abs(mine[j][0] - c.frame))
+    missed = [
+        {"frame": c.frame, "person": c.identity, "direction": c.direction, "foot": c.foot}
+        for k, c in enumerate(truth)
+        if k not in answered
+    ]
+    used = set(answered.values())
+    extra = [
+        {"frame": f, "track": t, "direction": d, "person": p} for j, (f, t, d, p) in enumerate(mine) if j not in used
+    ]
+    return {"missed": missed, "extra": extra}
+
+
+@dataclass(frozen=True)
+class MotScores:
+    mota: float
+    idf1: float
+    id_switches: int
+    num_ids: int
+    precision: float
+    recall: float
+
+
+def _iou_distance(a: np.ndarray, b: np.ndarray, max_d: float = 0.5) -> np.ndarray:
+    if len(a) == 0 or len(b) == 0:
+        return np.empty((len(a), len(b)))
+    a_br, b_br = a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:]
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a_br[:, None], b_br[None])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    union = np.prod(a[:, 2:], 1)[:, None] + np.prod(b[:, 2:], 1)[None] - inter
+    dist = 1 - inter / np.maximum(union, 1e-9)
+    dist[dist > max_d] = np.nan
+    return dist
+
+
+def mot_scores(gt: np.ndarray, hyp: np.ndarray, frames: Iterable[int] | None = None) -> MotScores:
+    """CLEAR-MOT and identity scores of ``hyp`` against ``gt`` (rows frame, id, x, y, w, h)."""
+    import motmetrics as mm
+
+    acc = mm.MOTAccumulator(auto_id=False)
+    all_frames = sorted(set(gt[:, 0].astype(int)) | set(hyp[:, 0].astype(int))) if frames is None else frames
+    for f in all_frames:
+        g, h = gt[gt[:, 0] == f], hyp[hyp[:, 0] == f]
+        acc.update(g[:, 1].astype(int), h[:, 1].astype(int), _iou_distance(g[:, 2:6], h[:, 2:6]), frameid=f)
+    mh = mm.metrics.create()
+    s = mh.compute(acc, metrics=["mota", "idf1", "num_switches", "num_unique_objects", "precision", "recall"])
+    r = s.iloc[0]
+    return MotScores(
+        float(r["mota"]),
+        float(r["idf1"]),
+        int(r["num_switches"]),
+        len(set(hyp[:, 1].astype(int))),
+        float(r["precision"]),
+        float(r["recall"]),
+    )
+
+
+def evaluate_sequence(
+    detector: Any,
+    tracker: Any,
+    video: Path,
+    gt_path: Path,
+    lines: dict[str, Line],
+    *,
+    max_frames: int | None = None,
+    uturn_window_s: float = 0.0,
+    hysteresis_px: float = 0.0,
+    entry_backtrack_s: float = 0.0,
+) -> dict[str, Any]:
+    """Run the edge pipeline (detector → tracker → counter) on a labelled video and score it.
+
+    Returns tracking quality (MOTA, IDF1, identity switches) against ``gt_path`` and, for each line,
+    the counts against the ground-truth crossings of :func:`crossings`, with the error in percent per
+    direction, the true crossings it ``missed`` and the ``extra`` ones it counted
+    (:func:`crossing_diff`), and ``count_error_pct``, the mean error over lines and directions.
+    """
+    import tempfile
+
+    from footfall.edge.counting import CrossingCounter
+    from footfall.edge.pipeline import run_camera
+    from footfall.edge.sources import VideoSource
+    from footfall.edge.store import CountStore
+
+    counter = CrossingCounter(
+        "eval",
+        lines,
+        list(detector.class_names),
+        uturn_window_s=uturn_window_s,
+        hysteresis_px=hysteresis_px,
+        entry_backtrack_s=entry_backtrack_s,
+    )
+    rows: list[list[float]] = []
+
+    def sink(frame: Any, _dets: Any, tracks: Any) -> None:
+        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist(), strict=False):
+            rows.append([frame.index + 1, tid, x1, y1, x2 - x1, y2 - y1])
+
+    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "eval.db") as store:
+        result = run_camera(
+            camera="eval",
+            source=VideoSource(str(video), start_ts=0.0),
+            detector=detector,
+            tracker=tracker,
+            counter=counter,
+            store=store,
+            session="eval",
+            max_frames=max_frames,
+            on_tracks=sink,
+        )
+        counts = store.session_counts("eval")
+        events = store.events("eval")
+    gt = load_mot(gt_path)
+    if max_frames:
+        gt = gt[gt[:, 0] <= max_frames]
+    hyp = np.array(rows) if rows else np.zeros((0, 6))
+    scores = mot_scores(gt, hyp)
+    per_line = {}
+    errors = []
+    for name, line in lines.items():
+        true_events = crossing_events(gt, line)
+        truth = {d: sum(c.direction == d for c in true_events) for d in ("in", "out")}
+        got = {d: sum(counts.get(name, {}).get(d, {}).values()) for d in ("in", "out")}
+        error = {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got}
+        errors += list(error.values())
+        mine = [(frame + 1, track, d) for _, _, ln, track, frame, _, _, d in events if ln == name]
+        per_line[name] = {
+            "truth": truth,
+            "counted": got,
+            "error_pct": error,
+            **crossing_diff(true_events, mine, gt, hyp),
+        }
+    return {
+        "frames": result.frames,
+        "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
+        "mota": round(scores.mota, 4),
+        "idf1": round(scores.idf1, 4),
+        "id_switches": scores.id_switches,
+        "track_ids": scores.num_ids,
+        "lines": per_line,
+        "count_error_pct": round(float(np.mean(errors)), 2) if errors else 0.0,
+    }

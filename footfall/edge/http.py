@@ -1,0 +1,161 @@
+"""/metrics (Prometheus), /health (JSON) and the live view (/live/CAMERA.mjpg|.jpg) of the edge service."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from footfall.common.auth import is_loopback, token_ok
+from footfall.edge.live import LiveHub
+from footfall.edge.pipeline import CameraStats
+
+
+class StatsCollector:
+    """Exposes the latest ``CameraStats`` each camera worker reported."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, tuple[CameraStats, int, bool]]]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        frames = CounterMetricFamily("footfall_frames", "Frames processed", labels=["camera"])
+        fps = GaugeMetricFamily("footfall_fps", "Frames per second (moving average)", labels=["camera"])
+        dropped = CounterMetricFamily("footfall_dropped_frames", "Live frames skipped to keep up", labels=["camera"])
+        reconnects = CounterMetricFamily("footfall_reconnects", "Stream reconnects", labels=["camera"])
+        restarts = CounterMetricFamily("footfall_worker_restarts", "Camera worker restarts", labels=["camera"])
+        up = GaugeMetricFamily("footfall_camera_up", "1 while the camera worker runs", labels=["camera"])
+        crossings = CounterMetricFamily(
+            "footfall_crossings", "Counted crossings", labels=["camera", "line", "class", "direction"]
+        )
+        for cam, (s, n_restarts, alive) in self._snapshot().items():
+            frames.add_metric([cam], s.frames)
+            fps.add_metric([cam], s.fps)
+            dropped.add_metric([cam], s.dropped_frames)
+            reconnects.add_metric([cam], s.reconnects)
+            restarts.add_metric([cam], n_restarts)
+            up.add_metric([cam], 1.0 if alive else 0.0)
+            for key, n in sorted(s.crossings.items()):
+                line, cls, direction = key.split("|")
+                crossings.add_metric([cam, line, cls, direction], n)
+        yield from (frames, fps, dropped, reconnects, restarts, up, crossings)
+
+
+def serve(
+    host: str,
+    port: int,
+    snapshot: Callable[[], dict[str, tuple[CameraStats, int, bool]]],
+    health: Callable[[], dict[str, Any]],
+    live: LiveHub | None = None,
+    token: str | None = None,
+) -> ThreadingHTTPServer:
+    """Start the endpoint on a daemon thread; return the server (``shutdown()`` to stop).
+
+    The live view answers only with the token when one is set, and only on loopback when none is.
+    """
+    registry = CollectorRegistry()
+    registry.register(StatsCollector(snapshot))
+    live_open = is_loopback(host)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/live/"):
+                self._live()
+                return
+            if self.path.startswith("/metrics"):
+                body, ctype, code = generate_latest(registry), "text/plain; version=0.0.4", 200
+            elif self.path.startswith("/health"):
+                report = health()
+                code = 200 if report.get("status") == "ok" else 503
+                body, ctype = json.dumps(report).encode(), "application/json"
+            else:
+                body, ctype, code = b"not found\n", "text/plain", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _live(self) -> None:
+            name, _, kind = self.path.removeprefix("/live/").partition("?")[0].rpartition(".")
+            if live is None or name not in live.cameras or kind not in ("mjpg", "jpg"):
+                self.send_error(404, "no live view of that camera (is metrics.live on?)")
+                return
+            if token is not None and not token_ok(self.headers.get("Authorization"), token):
+                self.send_error(401, "the live view needs 'Authorization: Bearer TOKEN' (dashboard.token)")
+                return
+            if token is None and not live_open:
+                self.send_error(403, "the live view beyond loopback needs dashboard.token in the config")
+                return
+            with live.watch(name):
+                if kind == "jpg":
+                    got = live.next_frame(name, 0, timeout_s=10.0)
+                    if got is None:
+                        self.send_error(503, "camera produced no frame within 10 s")
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(got[1])))
+                    self.send_header("Cache-Control", "no-store")
+                    self.end_headers()
+                    self.wfile.write(got[1])
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                seq, jpg = 0, b""
+                try:
+                    while True:
+                        got = live.next_frame(name, seq, timeout_s=5.0)
+                        if got is not None:
+                            seq, jpg = got
+                        elif not jpg:
+                            continue
+                        # on a timeout the last frame again: a viewer who left is noticed by the write
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\n"
+                            + f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+                            + jpg
+                            + b"\r\n"
+                        )
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the viewer left
+                self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server
+
+
+def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after_s: float = 30.0) -> dict[str, Any]:
+    now = time.time()
+    cams: dict[str, dict[str, Any]] = {
+        cam: {
+            "alive": alive,
+            "fps": round(s.fps, 2),
+            "frames": s.frames,
+            "seconds_since_frame": round(now - s.last_frame_wall, 1) if s.last_frame_wall else None,
+            "model_version": s.model_version,
+            "restarts": restarts,
+        }
+        for cam, (s, restarts, alive) in cameras.items()
+    }
+    ok = bool(cams) and all(
+        c["alive"] and isinstance(age := c["seconds_since_frame"], float) and age < stale_after_s for c in cams.values()
+    )
+    versions = sorted({c["model_version"] for c in cams.values() if c["model_version"]})
+    return {
+        "status": "ok" if ok else "degraded",
+        "model_version": versions[0] if len(versions) == 1 else versions,
+        "cameras": cams,
+    }

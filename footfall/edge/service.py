@@ -1,0 +1,358 @@
+"""The edge service: one worker process per camera, a watchdog, metrics, logs in one place.
+
+One crashing camera does not stop the others: the watchdog restarts a failed worker with
+exponential backoff and gives up on a camera that fails more than ``max_restarts`` times within
+``restart_window_s``. A file source ends its worker cleanly (exit 0), which is not restarted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from footfall.edge.config import CameraConfig, EdgeConfig
+from footfall.edge.live import LiveHub
+from footfall.edge.pipeline import CameraStats, RunResult
+
+log = logging.getLogger(__name__)
+
+_CTX = mp.get_context("spawn")  # fork would copy ONNX Runtime / torch thread pools into children
+
+
+@dataclass
+class RunOptions:
+    max_frames: int | None = None
+    fresh: bool = False
+    progress: bool = True
+    stats_interval_s: float = 1.0
+
+
+def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> dict[str, Any]:
+    """Construct the collaborators of one camera's frame loop (used by workers and by tests)."""
+    from footfall.edge.counting import CrossingCounter
+    from footfall.edge.detectors import create_detector
+    from footfall.edge.sources import VideoSource
+    from footfall.edge.tracking import create_tracker
+
+    detector = create_detector(cfg.model)
+    tracker = create_tracker(
+        cfg.tracker.resolved_name(),
+        cfg.tracker.params,
+        reid_weights=cfg.tracker.reid_weights,
+        reid_cache_dir=cfg.storage.reid_cache_dir or cfg.storage.db.parent / "reid-cache",
+        threads=cfg.tracker.threads,
+        stitch_max_gap_frames=cfg.tracker.stitch_max_gap_frames,
+    )
+    counter = CrossingCounter(
+        cam.name,
+        {line.name: line.to_line() for line in cam.lines},
+        list(detector.class_names),
+        hysteresis_px=cfg.counting.hysteresis_px,
+        uturn_window_s=cfg.counting.uturn_window_s,
+        forget_after_s=cfg.counting.forget_after_s,
+        anchor=cfg.counting.anchor,
+        entry_backtrack_s=cfg.counting.entry_backtrack_s,
+    )
+    source = VideoSource(
+        cam.source,
+        start_ts=cam.start_time,
+        backoff_initial_s=cfg.watchdog.reconnect_initial_s,
+        backoff_max_s=cfg.watchdog.reconnect_max_s,
+        stop=stop,
+    )
+    return {"detector": detector, "tracker": tracker, "counter": counter, "source": source}
+
+
+def _camera_worker(
+    cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_evt: Any, live_evt: Any, opts: RunOptions
+) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(logging.INFO)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    from footfall.edge.pipeline import run_camera, session_id
+    from footfall.edge.store import CountStore
+
+    cfg: EdgeConfig = pickle.loads(cfg_blob)
+    cam = next(c for c in cfg.cameras if c.name == camera)
+    parent = os.getppid()
+    stop = threading.Event()
+
+    def watch_parent() -> None:
+        while not stop.is_set():
+            if stop_evt.is_set() or os.getppid() != parent:
+                stop.set()
+            time.sleep(0.2)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    parts = build_camera(cfg, cam, stop)
+    session = session_id(cam.name, cam.source, cfg.fingerprint(cam))
+    if opts.fresh:
+        session += f"-{int(time.time())}"
+    last = [0.0]
+
+    def progress(stats: CameraStats, index: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= opts.stats_interval_s:
+            last[0] = now
+            messages.put(("stats", camera, stats, index, parts["source"].frame_count))
+
+    stats = CameraStats(camera)
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(CountStore(cfg.storage.db))
+        sink = None
+        if cfg.capture.enabled:
+            from footfall.edge.capture import CaptureSink
+
+            detector = parts["detector"]
+            sink = stack.enter_context(
+                CaptureSink(cfg.capture, camera, session, list(detector.class_names), detector.model_version)
+            )
+        from footfall.edge.live import LiveRenderer
+        from footfall.edge.model_watch import ModelWatcher
+
+        live = LiveRenderer(
+            live_evt,
+            lambda jpeg: messages.put(("frame", camera, jpeg)),
+            list(parts["detector"].class_names),
+            cam.lines,
+            stats.crossings,
+            cfg.metrics.live_fps,
+        )
+
+        def on_tracks(frame: Any, detections: Any, tracks: Any) -> None:
+            if sink is not None:
+                sink.offer(frame, detections, tracks)
+            live.offer(frame, detections, tracks)
+
+        watcher = ModelWatcher(cfg.model, parts["detector"])
+        result = run_camera(
+            reload_detector=watcher.poll,
+            camera=camera,
+            store=store,
+            session=session,
+            checkpoint_every_s=cfg.storage.checkpoint_every_s,
+            max_frames=opts.max_frames,
+            stop=stop,
+            stats=stats,
+            on_progress=progress,
+            on_tracks=on_tracks,
+            **parts,
+        )
+    messages.put(("stats", camera, stats, stats.frames, parts["source"].frame_count))
+    messages.put(("done", camera, result))
+    stop.set()
+
+
+@dataclass
+class _Worker:
+    camera: CameraConfig
+    process: Any = None
+    restarts: deque[float] = field(default_factory=deque)
+    total_restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = 0.0
+    done: bool = False
+    gave_up: bool = False
+    result: RunResult | None = None
+    stats: CameraStats | None = None
+
+
+class EdgeService:
+    """Runs every enabled camera of ``cfg`` until the file sources end or ``stop()`` is called."""
+
+    def __init__(self, cfg: EdgeConfig, opts: RunOptions | None = None) -> None:
+        self.cfg = cfg
+        self.opts = opts or RunOptions()
+        self._stop = threading.Event()
+        self._stop_evt = _CTX.Event()
+        self._messages = _CTX.Queue()
+        self._logs = _CTX.Queue()
+        self._workers = {c.name: _Worker(c, stats=CameraStats(c.name)) for c in cfg.cameras if c.enabled}
+        self._live_wanted = {name: _CTX.Event() for name in self._workers}
+        self.live = LiveHub(self._live_wanted)
+        self._lock = threading.Lock()
+        self._bars: dict[str, Any] = {}
+
+    def stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def snapshot(self) -> dict[str, tuple[CameraStats, int, bool]]:
+        with self._lock:
+            return {
+                name: (
+                    w.stats or CameraStats(name),
+                    w.total_restarts,
+                    bool(w.process is not None and w.process.is_alive()),
+                )
+                for name, w in self._workers.items()
+            }
+
+    def run(self) -> dict[str, RunResult | None]:
+        from footfall.common.auth import access_token
+        from footfall.edge.http import health_report, serve
+
+        listener = logging.handlers.QueueListener(self._logs, *logging.getLogger().handlers, respect_handler_level=True)
+        listener.start()
+        server = None
+        if self.cfg.metrics.port:
+            server = serve(
+                self.cfg.metrics.host,
+                self.cfg.metrics.port,
+                self.snapshot,
+                lambda: health_report(self.snapshot()),
+                live=self.live if self.cfg.metrics.live else None,
+                token=access_token(self.cfg.dashboard.token),
+            )
+            log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
+        blob = pickle.dumps(self.cfg)
+        last_log = time.monotonic()
+        sync = self.cfg.capture.sync
+        if self.cfg.capture.enabled and sync.url and sync.every_s > 0:
+            threading.Thread(target=self._sync_loop, name="capture-sync", daemon=True).start()
+        try:
+            while True:
+                now = time.monotonic()
+                for w in self._workers.values():
+                    self._supervise(w, blob, now)
+                self._drain(timeout=0.2)
+                if all(w.done or w.gave_up for w in self._workers.values()):
+                    break
+                if self._stop.is_set():
+                    self._shutdown()
+                    break
+                if now - last_log >= 10:
+                    last_log = now
+                    for name, (s, _, alive) in self.snapshot().items():
+                        if alive:
+                            log.info(
+                                "camera %s: %.1f fps, %d frames, %d reconnects", name, s.fps, s.frames, s.reconnects
+                            )
+        finally:
+            self._drain(timeout=0.1)
+            for bar in self._bars.values():
+                bar.close()
+            if server:
+                server.shutdown()
+            listener.stop()
+        return {name: w.result for name, w in self._workers.items()}
+
+    def _sync_loop(self) -> None:
+        from footfall.edge.capture import Spool
+        from footfall.edge.sync import sync_spool
+        from footfall.registry.storage import open_storage
+
+        cap = self.cfg.capture
+        assert cap.sync.url is not None
+        while not self._stop.wait(cap.sync.every_s):
+            spool = Spool(cap.dir, cap.quota_mb * 1e6, cap.retention_days * 86400)
+            try:
+                result = sync_spool(spool, open_storage(cap.sync.url), cap.sync.store)
+                log.info("capture sync: %d item(s) uploaded, %d left", result.uploaded, result.remaining)
+            except Exception as exc:  # a network cut: try again next period, nothing local is lost
+                log.warning("capture sync failed (%s); retrying in %.0fs", exc, cap.sync.every_s)
+            finally:
+                spool.close()
+
+    def _supervise(self, w: _Worker, blob: bytes, now: float) -> None:
+        if w.done or w.gave_up:
+            return
+        if w.process is not None and not w.process.is_alive():
+            w.process.join()
+            code = w.process.exitcode
+            w.process = None
+            self._drain(timeout=0.05)
+            if code == 0 and w.result is not None:
+                w.done = True
+                return
+            if self._stop.is_set():
+                w.done = True
+                return
+            wd = self.cfg.watchdog
+            while w.restarts and now - w.restarts[0] > wd.restart_window_s:
+                w.restarts.popleft()
+            if len(w.restarts) >= wd.max_restarts:
+                w.gave_up = True
+                log.error(
+                    "camera %s failed %d times within %.0fs; giving up on it (other cameras go on)",
+                    w.camera.name,
+                    len(w.restarts) + 1,
+                    wd.restart_window_s,
+                )
+                return
+            w.backoff = min(max(w.backoff * 2, wd.backoff_initial_s), wd.backoff_max_s)
+            w.next_start = now + w.backoff
+            w.restarts.append(now)
+            w.total_restarts += 1
+            log.warning("camera %s worker exited with code %s; restarting in %.1fs", w.camera.name, code, w.backoff)
+        if w.process is None and now >= w.next_start:
+            w.process = _CTX.Process(
+                target=_camera_worker,
+                name=f"camera-{w.camera.name}",
+                args=(
+                    blob,
+                    w.camera.name,
+                    self._messages,
+                    self._logs,
+                    self._stop_evt,
+                    self._live_wanted[w.camera.name],
+                    self.opts,
+                ),
+                daemon=True,
+            )
+            w.process.start()
+
+    def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self._messages.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            kind, camera = msg[0], msg[1]
+            w = self._workers[camera]
+            if kind == "stats":
+                _, _, stats, index, total = msg
+                with self._lock:
+                    w.stats = stats
+                self._progress(camera, index, total)
+            elif kind == "frame":
+                self.live.put(camera, msg[2])
+            elif kind == "done":
+                w.result = msg[2]
+
+    def _progress(self, camera: str, index: int, total: int) -> None:
+        if not self.opts.progress or not total:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(camera)
+        if bar is None:
+            bar = self._bars[camera] = tqdm(
+                total=total, desc=camera, unit="frame", position=len(self._bars), dynamic_ncols=True, disable=None
+            )
+        bar.n = min(index, total)
+        stats = self._workers[camera].stats
+        bar.set_postfix_str(f"{stats.fps:.1f} fps" if stats else "", refresh=True)
+
+    def _shutdown(self, grace_s: float = 10.0) -> None:
+        log.info("stopping: asking camera workers to checkpoint and exit")
+        self._stop_evt.set()
+        deadline = time.monotonic() + grace_s
+        for w in self._workers.values():
+            if w.process is not None:
+                w.process.join(max(0.1, deadline - time.monotonic()))
+                if w.process.is_alive():
+                    w.process.kill()
+            w.done = True

@@ -1,0 +1,281 @@
+"""Crash-safe storage of crossings and resume points in SQLite (WAL).
+
+Every event is keyed by (camera, session, line, track_id, frame) and inserted with
+``INSERT OR IGNORE``: replaying frames after a crash re-derives the same events and adds none twice.
+A checkpoint (next frame, tracker state, counter state) is written in the same transaction as the
+events up to it, so a restart resumes from a state consistent with what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from footfall.edge.types import CrossingEvent
+
+DAY_S = 86_400
+
+
+def local_zone() -> ZoneInfo:
+    """The machine's zone (``$TZ`` or /etc/localtime), UTC when it cannot be named."""
+    name = os.environ.get("TZ")
+    if not name:
+        try:  # /etc/localtime -> /usr/share/zoneinfo/America/Argentina/Buenos_Aires
+            parts = Path("/etc/localtime").resolve().parts
+            name = "/".join(parts[parts.index("zoneinfo") + 1 :]) if "zoneinfo" in parts else None
+        except OSError:
+            name = None
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def check_interval(interval_s: int) -> None:
+    """Refuse a bucket size that does not tile a day (buckets restart at local midnight)."""
+    if interval_s <= 0 or (interval_s != DAY_S and DAY_S % interval_s):
+        raise ValueError(
+            f"interval of {interval_s} s does not divide a day; use one that does (e.g. 15m, 30m, 1h, 2h) or 1d"
+        )
+
+
+def local_days(since: float, until: float, tz: tzinfo) -> Iterator[tuple[float, float]]:
+    """(start, end) timestamps of each local calendar day in ``tz`` that overlaps ``[since, until)``."""
+    day = dt.datetime.fromtimestamp(since, tz).date()
+    while True:
+        t0 = dt.datetime.combine(day, dt.time(), tz).timestamp()
+        if t0 >= until:
+            return
+        day += dt.timedelta(days=1)
+        t1 = dt.datetime.combine(day, dt.time(), tz).timestamp()
+        if t1 > since:
+            yield t0, t1
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session TEXT PRIMARY KEY,
+    camera TEXT NOT NULL,
+    source TEXT NOT NULL,
+    started_ts REAL NOT NULL,
+    next_frame INTEGER NOT NULL DEFAULT 0,
+    finished INTEGER NOT NULL DEFAULT 0,
+    tracker_state BLOB,
+    counter_state BLOB,
+    updated_ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    camera TEXT NOT NULL,
+    session TEXT NOT NULL,
+    line TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    frame INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    class TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out', 'uturn')),
+    first_direction TEXT,
+    model_version TEXT,
+    PRIMARY KEY (camera, session, line, track_id, frame)
+) WITHOUT ROWID;
+-- covers the dashboard's event queries (occupancy, dwell): one range scan, no lookups into the table
+DROP INDEX IF EXISTS events_by_time;
+CREATE INDEX IF NOT EXISTS events_by_time_v2 ON events (ts, camera, line, class, direction);
+"""
+
+# Crossings per 15 minutes (epoch-aligned, so every local quarter-hour is one bucket in any real time
+# zone), kept by a trigger in the same transaction as the events: a replayed (ignored) event fires no
+# trigger, so the rollup can neither miss nor double a crossing. Charts read it instead of the events;
+# lines_seen lists every camera/line that ever counted (a central copy has no config to ask).
+ROLLUP_S = 900
+_ROLLUP = (
+    """CREATE TABLE counts_15m (
+        bucket INTEGER NOT NULL,
+        camera TEXT NOT NULL,
+        line TEXT NOT NULL,
+        class TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (bucket, camera, line, class, direction)
+    ) WITHOUT ROWID""",
+    f"""INSERT INTO counts_15m
+        SELECT CAST(ts / {ROLLUP_S} AS INTEGER) * {ROLLUP_S}, camera, line, class, direction, COUNT(*)
+        FROM events GROUP BY 1, 2, 3, 4, 5""",
+    "CREATE TABLE lines_seen (camera TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (camera, line)) WITHOUT ROWID",
+    "INSERT INTO lines_seen SELECT DISTINCT camera, line FROM counts_15m",
+    f"""CREATE TRIGGER events_rollup AFTER INSERT ON events BEGIN
+        INSERT INTO counts_15m VALUES
+            (CAST(NEW.ts / {ROLLUP_S} AS INTEGER) * {ROLLUP_S}, NEW.camera, NEW.line, NEW.class, NEW.direction, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+        INSERT OR IGNORE INTO lines_seen VALUES (NEW.camera, NEW.line);
+    END""",
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A counting session of one camera on one source; files resume from ``next_frame``."""
+
+    session: str
+    camera: str
+    source: str
+    started_ts: float
+    next_frame: int
+    finished: bool
+    tracker_state: bytes | None
+    counter_state: bytes | None
+
+
+class CountStore:
+    """SQLite store shared by every camera process of a device (WAL lets them write concurrently)."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed crossing survives power loss too, not only a killed process. Commits are
+        # rare (a frame with a crossing, a checkpoint every few seconds), so the fsyncs are cheap.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        with self._tx() as db:  # a store from before the rollup gets it, filled from its events, once
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts_15m'").fetchone():
+                for statement in _ROLLUP:
+                    db.execute(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CountStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def open_session(self, session: str, camera: str, source: str, started_ts: float) -> Session:
+        """Return the stored session (to resume) or create it."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sessions (session, camera, source, started_ts, updated_ts) VALUES (?,?,?,?,?)",
+                (session, camera, source, started_ts, time.time()),
+            )
+            row = db.execute(
+                "SELECT session, camera, source, started_ts, next_frame, finished, tracker_state, counter_state "
+                "FROM sessions WHERE session = ?",
+                (session,),
+            ).fetchone()
+        return Session(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+    def restart_session(self, session: str) -> None:
+        """Start a finished session over from frame 0 (its events stay and deduplicate the replay)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE sessions SET next_frame = 0, finished = 0, tracker_state = NULL, counter_state = NULL, "
+                "updated_ts = ? WHERE session = ?",
+                (time.time(), session),
+            )
+
+    def commit(
+        self,
+        session: str,
+        events: Iterable[CrossingEvent],
+        *,
+        model_version: str | None = None,
+        checkpoint: tuple[int, bytes | None, bytes | None] | None = None,
+        finished: bool = False,
+    ) -> int:
+        """Store events (ignoring ones already stored) and optionally a checkpoint; return new rows."""
+        rows = [
+            (
+                e.camera,
+                session,
+                e.line,
+                e.track_id,
+                e.frame,
+                e.ts,
+                e.class_name,
+                e.direction.value,
+                e.first_direction.value if e.first_direction else None,
+                model_version,
+            )
+            for e in events
+        ]
+        with self._tx() as db:
+            # rowcount counts the events inserted, not what the rollup trigger changed
+            added = max(0, db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows).rowcount)
+            if checkpoint is not None:
+                next_frame, tracker_state, counter_state = checkpoint
+                db.execute(
+                    "UPDATE sessions SET next_frame = ?, tracker_state = ?, counter_state = ?, finished = ?, "
+                    "updated_ts = ? WHERE session = ?",
+                    (next_frame, tracker_state, counter_state, int(finished), time.time(), session),
+                )
+        return added
+
+    def session_counts(self, session: str) -> dict[str, dict[str, dict[str, int]]]:
+        """``counts[line][direction][class]`` of one session."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for line, direction, cls, n in self._db.execute(
+            "SELECT line, direction, class, COUNT(*) FROM events WHERE session = ? GROUP BY 1, 2, 3", (session,)
+        ):
+            out.setdefault(line, {}).setdefault(direction, {})[cls] = n
+        return out
+
+    def events(self, session: str | None = None) -> list[tuple]:
+        sql = "SELECT camera, session, line, track_id, frame, ts, class, direction FROM events"
+        args: tuple = ()
+        if session:
+            sql += " WHERE session = ?"
+            args = (session,)
+        return self._db.execute(sql + " ORDER BY ts, camera, line, track_id", args).fetchall()
+
+    def interval_counts(
+        self,
+        since: float,
+        until: float,
+        interval_s: int,
+        cameras: list[str] | None = None,
+        lines: list[str] | None = None,
+        tz: tzinfo = dt.UTC,
+    ) -> list[tuple[float, str, str, str, str, int]]:
+        """Rows (interval start, camera, line, class, direction, count) for ``since <= ts < until``.
+
+        Intervals start at local midnight in ``tz`` and divide the day (``interval_s`` must divide
+        86,400, or be 86,400 for whole local days, 23 or 25 hours long on DST days), so an hour is
+        on the hour and a day is a calendar day in the store's time zone.
+        """
+        check_interval(interval_s)
+        where = "ts >= :lo AND ts < :hi"
+        params: dict[str, object] = {}
+        for key, values in (("camera", cameras), ("line", lines)):
+            if values:
+                marks = ",".join(f":{key}{k}" for k in range(len(values)))
+                where += f" AND {key} IN ({marks})"
+                params.update({f"{key}{k}": v for k, v in enumerate(values)})
+        sql = (
+            "SELECT :t0 + CAST((ts - :t0) / :i AS INTEGER) * :i AS bucket, camera, line, class, direction, "
+            f"COUNT(*) FROM events WHERE {where} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        )
+        rows: list[tuple[float, str, str, str, str, int]] = []
+        for t0, t1 in local_days(since, until, tz):
+            step = t1 - t0 if interval_s == DAY_S else interval_s
+            window = {"t0": t0, "i": step, "lo": max(t0, since), "hi": min(t1, until)}
+            rows.extend(tuple(r) for r in self._db.execute(sql, {**params, **window}))
+        return rows

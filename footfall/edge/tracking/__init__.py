@@ -1,0 +1,87 @@
+"""Multi-object trackers behind one protocol, chosen by name from an explicit registry.
+
+Only ``edge.tracking.boxmot_backend`` imports boxmot. Each tracker's defaults live next to it in
+``edge/tracking/<name>.yaml``; the config's ``tracker.params`` override them key by key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import yaml
+
+from footfall.edge.types import Detections, Tracks
+
+TRACKERS: dict[str, str] = {
+    # name → boxmot class; "needs_reid" trackers are the ones that use appearance embeddings.
+    "strongsort": "StrongSort",
+    "bytetrack": "ByteTrack",
+    "ocsort": "OcSort",
+}
+NEEDS_REID = frozenset({"strongsort"})
+
+_DEFAULTS_DIR = Path(__file__).parent
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """Associates detections across frames into identities."""
+
+    name: str
+
+    def update(self, detections: Detections, frame_bgr: np.ndarray) -> Tracks: ...
+
+    def get_state(self) -> bytes:
+        """Everything needed to continue the sequence in another process (no model weights)."""
+        ...
+
+    def set_state(self, state: bytes) -> None: ...
+
+
+def tracker_defaults(name: str) -> dict[str, Any]:
+    """The packaged defaults of tracker ``name``."""
+    check_tracker_name(name)
+    with open(_DEFAULTS_DIR / f"{name}.yaml") as fh:
+        return dict(yaml.safe_load(fh) or {})
+
+
+def check_tracker_name(name: str) -> None:
+    if name not in TRACKERS:
+        raise ValueError(f"Unknown tracker {name!r}. Available: {', '.join(sorted(TRACKERS))}")
+
+
+def create_tracker(
+    name: str,
+    params: dict[str, Any] | None = None,
+    *,
+    reid_weights: Path | None = None,
+    reid_cache_dir: Path | None = None,
+    threads: int = 0,
+    stitch_max_gap_frames: int = 0,
+) -> Tracker:
+    """Build tracker ``name`` with its packaged defaults overridden by ``params``."""
+    merged = tracker_defaults(name)
+    unknown = sorted(set(params or {}) - set(merged))
+    if unknown:
+        raise ValueError(
+            f"tracker.params has unknown keys {unknown} for tracker {name!r}; known keys: {sorted(merged)}"
+        )
+    merged.update(params or {})
+    if name in NEEDS_REID and reid_weights is None:
+        raise ValueError(f"tracker {name!r} needs tracker.reid_weights (a local OSNet .pt or .onnx file)")
+    from footfall.edge.tracking.boxmot_backend import BoxmotTracker
+
+    tracker: Tracker = BoxmotTracker(
+        name,
+        merged,
+        reid_weights=reid_weights if name in NEEDS_REID else None,
+        reid_cache_dir=reid_cache_dir,
+        threads=threads,
+    )
+    if stitch_max_gap_frames > 0:
+        from footfall.edge.tracking.stitching import StitchedTracker, TrackletStitcher
+
+        tracker = StitchedTracker(tracker, TrackletStitcher(max_gap_frames=stitch_max_gap_frames))
+    return tracker

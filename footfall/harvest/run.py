@@ -1,0 +1,231 @@
+"""``footfall harvest``: select last night's most useful frames and push them to Label Studio.
+
+Idempotent per window: the selection of a window (``--since``/``--until``) is written to
+``report_dir`` before anything is pushed; a re-run of the same window reuses it and pushes only the
+items the project does not hold yet (tasks carry ``item_id``), so an outage mid-push is resumed, never
+duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import Field, model_validator
+
+from footfall.common.capture import CaptureKey
+from footfall.common.classes import PRODUCT_CLASSES
+from footfall.common.config import ConfigError, Section, load_section, resolve_file_url, resolve_path
+from footfall.harvest.collect import Item, list_items, to_records
+from footfall.harvest.select import STRATEGIES, Budget, select
+from footfall.labeling.contract import prediction
+from footfall.labeling.studio import Studio, local_file_url
+from footfall.registry.storage import open_storage
+
+log = logging.getLogger("footfall.harvest")
+
+
+class StudioSettings(Section):
+    url: str = Field("http://127.0.0.1:8080", description="Label Studio base URL.")
+    token_env: str = Field("LABEL_STUDIO_TOKEN", description="Environment variable holding the API token.")
+    project: str = Field("footfall people", description="Project title (created with the classes' labelling config).")
+    files_root: Path = Field(
+        ..., description="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; chosen frames are copied below it."
+    )
+
+
+class HarvestConfig(Section):
+    captures: str = Field(..., description="Where the stores upload captures: file://PATH or s3://BUCKET/PREFIX.")
+    classes: list[str] = Field(
+        default_factory=lambda: list(PRODUCT_CLASSES), min_length=1, description="Product classes."
+    )
+    strategy: str = Field("balanced", description=f"One of {sorted(STRATEGIES)}.")
+    budget: int = Field(200, ge=0, description="Frames pushed per window.")
+    per_store: int | None = Field(None, ge=1, description="At most this many frames per store.")
+    per_camera: int | None = Field(None, ge=1, description="At most this many frames per camera.")
+    background_share: float = Field(0.1, ge=0, le=1, description="Share of the budget for frames without boxes.")
+    near_duplicate_bits: int = Field(6, ge=-1, le=64, description="dHash distance counted as a duplicate (-1: off).")
+    conf_threshold: float = Field(0.25, gt=0, lt=1, description="The devices' detection threshold.")
+    seed: int = Field(0, description="Seed of the selection's tie-breaking.")
+    push_batch: int = Field(25, ge=1, le=1000, description="Tasks per import request.")
+    report_dir: Path = Field(Path("runs/harvest"), description="Selections and reports, one per window.")
+    studio: StudioSettings
+
+    @model_validator(mode="after")
+    def _strategy(self) -> HarvestConfig:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; available: {', '.join(sorted(STRATEGIES))}")
+        return self
+
+
+def load_harvest_config(path: Path) -> HarvestConfig:
+    """The ``harvest:`` section of ``path``; relative paths resolve against the file's folder."""
+    cfg = load_section(Path(path), "harvest", HarvestConfig)
+    base = Path(path).resolve().parent
+    return cfg.model_copy(
+        update={
+            "captures": resolve_file_url(cfg.captures, base),
+            "report_dir": resolve_path(cfg.report_dir, base),
+            "studio": cfg.studio.model_copy(update={"files_root": resolve_path(cfg.studio.files_root, base)}),
+        }
+    )
+
+
+def last_night(now: datetime | None = None) -> tuple[float, float]:
+    """[yesterday 00:00, today 00:00) UTC."""
+    today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (today - timedelta(days=1)).timestamp(), today.timestamp()
+
+
+def _window_name(since: float, until: float) -> str:
+    fmt = "%Y%m%dT%H%M%S"
+    return f"{datetime.fromtimestamp(since, UTC):{fmt}}-{datetime.fromtimestamp(until, UTC):{fmt}}"
+
+
+def choose(cfg: HarvestConfig, items: list[Item]) -> list[dict[str, Any]]:
+    records = to_records(items, cfg.classes, cfg.conf_threshold)
+    budget = Budget(cfg.budget, cfg.per_store, cfg.per_camera, cfg.background_share, cfg.near_duplicate_bits)
+    chosen = select(records, budget, cfg.strategy, cfg.seed)
+    by_id = {i.item: i for i in items}
+    out = []
+    for row, reason in zip(chosen.index.tolist(), chosen.reasons, strict=True):
+        item = by_id[str(records.ids[row])]
+        out.append(
+            {
+                "item": item.item,
+                "day": item.key.day,
+                "store": item.store,
+                "camera": item.camera,
+                "ts": item.ts,
+                "reason": reason,
+                "uncertainty": round(float(records.uncertainty[row]), 4),
+                "classes": {
+                    c: int(n) for c, n in zip(cfg.classes, records.class_counts[row].tolist(), strict=True) if n
+                },
+            }
+        )
+    log.info(
+        "harvest: %d of %d frames chosen (%s); %d near-duplicates and %d over quota skipped",
+        len(out),
+        len(items),
+        cfg.strategy,
+        chosen.skipped_duplicates,
+        chosen.skipped_quota,
+    )
+    return out
+
+
+def run_harvest(cfg: HarvestConfig, since: float, until: float, *, studio: Studio | None = None) -> dict[str, Any]:
+    """Select (or reuse this window's selection), push what the project lacks, write the report."""
+    captures = open_storage(cfg.captures)
+    cfg.report_dir.mkdir(parents=True, exist_ok=True)
+    name = _window_name(since, until)
+    selection_path = cfg.report_dir / f"selection-{name}.json"
+    if selection_path.exists():
+        chosen = json.loads(selection_path.read_text())["chosen"]
+        log.info("harvest: reusing the selection of %s (%d frames)", name, len(chosen))
+        pool = None
+    else:
+        items = list_items(captures, since, until)
+        chosen = choose(cfg, items)
+        pool = len(items)
+        tmp = selection_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"window": name, "pool": pool, "strategy": cfg.strategy, "chosen": chosen}, indent=1))
+        os.replace(tmp, selection_path)
+    if studio is None:
+        token = os.environ.get(cfg.studio.token_env)
+        if not token:
+            raise ConfigError(
+                "harvest", [f"harvest.studio.token_env: ${cfg.studio.token_env} is not set (the API token)"]
+            )
+        studio = Studio(cfg.studio.url, token)
+    project = studio.ensure_project(cfg.studio.project, cfg.classes)
+    folder = cfg.studio.files_root / "harvest"
+    folder.mkdir(parents=True, exist_ok=True)
+    studio.ensure_local_storage(project, folder)
+    present = studio.item_ids(project)
+    todo = [c for c in chosen if c["item"] not in present]
+    pushed = 0
+    for start in range(0, len(todo), cfg.push_batch):
+        batch = [_task(cfg, captures, c) for c in todo[start : start + cfg.push_batch]]
+        studio.import_tasks(project, batch)
+        pushed += len(batch)
+        log.info("harvest: pushed %d/%d", pushed, len(todo))
+    report = _report(name, cfg, chosen, pool, pushed, len(chosen) - len(todo), project)
+    (cfg.report_dir / f"report-{name}.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def _task(cfg: HarvestConfig, captures: Any, chosen: dict[str, Any]) -> dict[str, Any]:
+    # a selection written before the day was recorded kept the key prefix captures/STORE/CAMERA/DAY
+    day = chosen.get("day") or chosen["prefix"].rsplit("/", 1)[-1]
+    key = CaptureKey(chosen["store"], chosen["camera"], day, chosen["item"])
+    rel = f"harvest/{key.store}/{key.camera}/{key.item}.jpg"
+    target = cfg.studio.files_root / rel
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        with open(tmp, "wb") as fh:
+            captures.download(key.image, fh)
+        os.replace(tmp, target)
+    meta = json.loads(captures.get(key.meta)[0])
+    width, height = meta.get("width"), meta.get("height")
+    if not width or not height:
+        image = cv2.imread(str(target))
+        if image is None:
+            raise ValueError(f"{target}: not a readable image (capture {chosen['item']})")
+        height, width = image.shape[:2]
+    data = {
+        "image": local_file_url(rel),
+        "path": rel,
+        "item_id": chosen["item"],
+        "frame": meta.get("frame"),
+        "store": chosen["store"],
+        "camera": chosen["camera"],
+        "ts": chosen["ts"],
+        "reason": chosen["reason"],
+    }
+    boxes = [b for b in meta.get("boxes", []) if b["class"] in cfg.classes]
+    version = meta.get("model_version") or "unknown"
+    return {"data": data, "predictions": [prediction(boxes, cfg.classes, int(width), int(height), version)]}
+
+
+def _report(
+    name: str,
+    cfg: HarvestConfig,
+    chosen: list[dict[str, Any]],
+    pool: int | None,
+    pushed: int,
+    present: int,
+    project: int,
+) -> dict[str, Any]:
+    per_store: dict[str, Any] = {}
+    for c in chosen:
+        s = per_store.setdefault(
+            c["store"], {"frames": 0, "reasons": Counter(), "boxes": Counter(), "cameras": Counter()}
+        )
+        s["frames"] += 1
+        s["reasons"][c["reason"]] += 1
+        s["boxes"].update(c["classes"])
+        s["cameras"][c["camera"]] += 1
+    return {
+        "window": name,
+        "strategy": cfg.strategy,
+        "budget": cfg.budget,
+        "pool": pool,
+        "chosen": len(chosen),
+        "pushed": pushed,
+        "already_in_project": present,
+        "project": project,
+        "per_store": {
+            k: {kk: dict(vv) if isinstance(vv, Counter) else vv for kk, vv in v.items()} for k, v in per_store.items()
+        },
+        "mean_uncertainty": round(float(np.mean([c["uncertainty"] for c in chosen])), 4) if chosen else None,
+    }

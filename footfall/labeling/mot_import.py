@@ -1,0 +1,69 @@
+"""A YOLO dataset folder from a video and its MOTChallenge ground truth.
+
+For sequences that are already labelled with identities (benchmarks, or a store's own annotated
+clip): every ``every``-th frame becomes an image, its flag-1 boxes (clipped to the frame) become
+YOLO labels. ``class_of`` gives each identity a class — with public data this is how a multi-class
+variant is *constructed* (there is no public child/female/male set), and the caller must say so.
+Frames from ``val_from_frame`` on go to the val split, so the split is by time, never by chance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from footfall.common.mot import load_mot, yolo_boxes
+from footfall.common.yolo import write_labels
+
+
+def yolo_from_mot(
+    video: Path,
+    gt: Path,
+    out: Path,
+    names: list[str],
+    *,
+    class_of: Callable[[int], str | None],
+    every: int = 5,
+    val_from_frame: int | None = None,
+    prefix: str = "frame",
+) -> dict[str, int]:
+    """Write ``out`` (images/, labels/, data.yaml); return images per split.
+
+    ``class_of(identity)`` returns a name of ``names``, or None to drop that identity's boxes.
+    """
+    rows = load_mot(gt)
+
+    def index_of(identity: int) -> int | None:
+        name = class_of(identity)
+        return None if name is None else names.index(name)
+
+    by_frame: dict[int, np.ndarray] = {int(f): rows[rows[:, 0] == f] for f in np.unique(rows[:, 0])}
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise ValueError(f"{video}: cannot open the video")
+    counts = {"train": 0, "val": 0}
+    frame_no = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frame_no += 1
+            if (frame_no - 1) % every:
+                continue
+            split = "val" if val_from_frame is not None and frame_no >= val_from_frame else "train"
+            h, w = frame.shape[:2]
+            boxes = yolo_boxes(by_frame.get(frame_no, np.zeros((0, 6))), w, h, index_of)
+            stem = f"{prefix}_{frame_no:06d}"
+            (out / "images" / split).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            write_labels(out / "labels" / split / f"{stem}.txt", boxes)
+            counts[split] += 1
+    finally:
+        cap.release()
+    (out / "data.yaml").write_text(yaml.safe_dump({"names": list(names)}, sort_keys=False))
+    return counts

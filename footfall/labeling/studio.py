@@ -1,0 +1,145 @@
+"""Label Studio through ``label-studio-sdk``: projects, local-file storage, task import, reading tasks.
+
+Images reach Label Studio by its *local files* serving: the harvest copies each chosen frame under
+the server's document root (``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``), the project gets a local
+storage connection for that folder, and a task's image is ``/data/local-files/?d=<relative path>``.
+Every call is retried with exponential backoff on connection errors and 5xx answers, so a server
+restart mid-push costs time, not tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from footfall.labeling.contract import check_labels, label_config, labels_of
+
+log = logging.getLogger("footfall.labeling")
+T = TypeVar("T")
+
+
+class StudioUnavailable(RuntimeError):
+    """Label Studio did not answer after every retry; what was pushed so far stays pushed."""
+
+
+def local_file_url(relative: str) -> str:
+    return f"/data/local-files/?d={relative}"
+
+
+class Studio:
+    """One Label Studio server (``url``) and an API token (a legacy token: ``Token …``)."""
+
+    def __init__(
+        self, url: str, token: str, *, retries: int = 6, backoff_s: float = 1.0, timeout_s: float = 60
+    ) -> None:
+        from label_studio_sdk import LabelStudio
+
+        self.url = url.rstrip("/")
+        self.client = LabelStudio(base_url=self.url, api_key=token, timeout=timeout_s)
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    def call(self, what: str, fn: Callable[[], T], before_retry: Callable[[], None] | None = None) -> T:
+        """``fn()`` with retries on transport errors and server errors; other errors surface at once.
+
+        ``before_retry`` runs after the backoff sleep, before the next attempt (to re-read state).
+        """
+        import httpx
+        from label_studio_sdk.core.api_error import ApiError
+
+        delay = self.backoff_s
+        for attempt in range(1, self.retries + 1):
+            try:
+                return fn()
+            except (httpx.TransportError, ApiError) as exc:
+                status = getattr(exc, "status_code", None)
+                if status is not None and status < 500:
+                    raise
+                if attempt == self.retries:
+                    raise StudioUnavailable(
+                        f"Label Studio at {self.url} did not answer {what} after {self.retries} attempts: {exc}. "
+                        "Nothing already pushed is lost; re-run to resume"
+                    ) from exc
+                log.warning("labeling: %s failed (%s); retry %d/%d in %.1f s", what, exc, attempt, self.retries, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                if before_retry is not None:
+                    before_retry()
+        raise AssertionError("unreachable")
+
+    # -- project ----------------------------------------------------------------------------------
+    def ensure_project(self, title: str, classes: list[str], *, update: bool = False) -> int:
+        """The id of the project ``title``, created with the labelling config of ``classes``.
+
+        An existing project whose labels differ is a ``LabelMismatch`` (both lists named) unless
+        ``update``, which rewrites its labelling config.
+        """
+        projects: list[Any] = self.call("list projects", lambda: list(self.client.projects.list()))
+        for project in projects:
+            if project.title == title:
+                current = labels_of(project.label_config or "")
+                if current != classes:
+                    if not update:
+                        check_labels(current, classes)
+                    self._relabel(int(project.id), classes)
+                return int(project.id)
+        created: Any = self.call(
+            "create project",
+            lambda: self.client.projects.create(
+                title=title,
+                label_config=label_config(classes),
+                description="footfall: people by class. Draw a box around every person, feet included.",
+                show_collab_predictions=True,
+            ),
+        )
+        return int(created.id)
+
+    def _relabel(self, project: int, classes: list[str]) -> None:
+        self.call("update labels", lambda: self.client.projects.update(id=project, label_config=label_config(classes)))
+
+    def ensure_local_storage(self, project: int, folder: Path) -> None:
+        """A local-files storage connection of ``project`` for ``folder`` (idempotent)."""
+        folder = Path(folder).resolve()
+        existing: Any = self.call("list storages", lambda: self.client.import_storage.local.list(project=project))
+        if any(Path(s.path or "").resolve() == folder for s in existing):
+            return
+        self.call(
+            "create storage",
+            lambda: self.client.import_storage.local.create(
+                project=project, path=str(folder), title="footfall harvest", use_blob_urls=False
+            ),
+        )
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def tasks(self, project: int) -> Iterator[dict[str, Any]]:
+        """Every task of ``project`` with its annotations and predictions, as plain dicts."""
+        pager: Any = self.call(
+            "list tasks", lambda: self.client.tasks.list(project=project, fields="all", page_size=100)
+        )
+        for task in pager:
+            yield task.model_dump(mode="json") if hasattr(task, "model_dump") else dict(task)
+
+    def item_ids(self, project: int) -> set[str]:
+        return {str(t["data"].get("item_id")) for t in self.tasks(project) if t.get("data", {}).get("item_id")}
+
+    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> None:
+        """Import tasks (each with a unique ``data.item_id``) exactly once.
+
+        A request cut after the server committed it must not be sent again blindly: before each retry
+        the project's item ids are read back and only the missing tasks are sent.
+        """
+        pending = tasks
+
+        def send() -> None:
+            if pending:
+                self.client.projects.import_tasks(id=project, request=cast(Any, pending), return_task_ids=True)
+
+        def keep_missing() -> None:
+            nonlocal pending
+            present = self.item_ids(project)
+            pending = [t for t in pending if str(t["data"]["item_id"]) not in present]
+
+        self.call("import", send, before_retry=keep_missing)

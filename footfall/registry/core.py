@@ -1,0 +1,347 @@
+"""Versioned models with checksums, aliases moved by compare-and-swap, and an append-only history.
+
+Layout under the storage root, for model NAME::
+
+    models/NAME/versions/00000007/claim.json          claims number 7 (conditional create)
+    models/NAME/versions/00000007/artefacts/<file>    uploaded first
+    models/NAME/versions/00000007/metadata.json       written last: the version becomes visible
+    models/NAME/index.json                            summary of every version (list reads only this)
+    models/NAME/aliases/<alias>.json                  target version + the targets before it
+    models/NAME/history/<time>-<id>.json              one object per publish, alias move or rollback
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from footfall.common.files import sha256_file
+from footfall.registry.storage import NotFound, PreconditionFailed, Storage, claim_number
+
+RESERVED = re.compile(r"^(latest|v\d+)$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+class IntegrityError(RegistryError):
+    """An artefact whose bytes do not match the checksum recorded at publish time."""
+
+
+class AliasConflict(RegistryError):
+    """Someone else moved the alias between our read and our write."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``."""
+
+    name: str
+    alias: str | None = None
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Ref:
+        m = re.fullmatch(r"([^@:]+)(?:@([^@:]+)|:v?(\d+))?", text)
+        if not m:
+            raise RegistryError(f"{text!r}: expected NAME, NAME@ALIAS or NAME:VERSION")
+        return cls(m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None)
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def manifest_bytes(meta: dict[str, Any]) -> bytes:
+    """The signed part of a version: name, number and every artefact's checksum."""
+    files = {k: v["sha256"] for k, v in sorted(meta["files"].items())}
+    return json.dumps({"name": meta["name"], "version": meta["version"], "files": files}, sort_keys=True).encode()
+
+
+class Registry:
+    """The model registry on one ``Storage``."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    # -- keys -------------------------------------------------------------------------------------
+    @staticmethod
+    def _vdir(name: str, version: int) -> str:
+        return f"models/{name}/versions/{version:08d}"
+
+    def _json(self, key: str) -> tuple[dict[str, Any], str]:
+        data, etag = self.storage.get(key)
+        return json.loads(data), etag
+
+    def _history(self, name: str, event: dict[str, Any]) -> None:
+        event = {"time": time.time(), "actor": _actor(), **event}
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(event["time"]))
+        key = f"models/{name}/history/{stamp}-{int(event['time'] * 1e6) % 1_000_000:06d}-{uuid.uuid4().hex[:8]}.json"
+        self.storage.put(key, json.dumps(event).encode(), if_none_match=True)
+
+    # -- publish ----------------------------------------------------------------------------------
+    def publish(
+        self,
+        name: str,
+        files: dict[str, Path],
+        metadata: dict[str, Any] | None = None,
+        *,
+        sign_key: Path | None = None,
+    ) -> dict[str, Any]:
+        """Upload artefacts, then make a new immutable version visible; return its metadata."""
+        if not NAME.match(name):
+            raise RegistryError(f"model name {name!r}: use lower-case letters, digits, _ . - (max 63)")
+        if not files:
+            raise RegistryError("publish needs at least one artefact")
+        for label, path in files.items():
+            if "/" in label or not Path(path).is_file():
+                raise RegistryError(f"artefact {label!r} → {path}: not a file")
+        index, _ = self._index(name)
+        version = claim_number(
+            self.storage,
+            lambda n: f"{self._vdir(name, n)}/claim.json",
+            max((v["version"] for v in index["versions"]), default=0) + 1,
+            json.dumps({"by": _actor(), "time": time.time()}).encode(),
+        )
+        checksums = {}
+        for label, path in sorted(files.items()):
+            checksums[label] = {"sha256": sha256_file(Path(path)), "size": Path(path).stat().st_size}
+            self.storage.upload(f"{self._vdir(name, version)}/artefacts/{label}", Path(path))
+        meta = {
+            **(metadata or {}),
+            "name": name,
+            "version": version,
+            "files": checksums,
+            "created_at": time.time(),
+            "creator": (metadata or {}).get("creator") or _actor(),
+            "status": (metadata or {}).get("status", "ready"),
+        }
+        if sign_key is not None:
+            meta["signature"] = _sign(sign_key, manifest_bytes(meta))
+        self.storage.put(
+            f"{self._vdir(name, version)}/metadata.json", json.dumps(meta, indent=1).encode(), if_none_match=True
+        )
+        self._add_to_index(name, meta)
+        self._history(name, {"event": "publish", "version": version})
+        return meta
+
+    def _index(self, name: str) -> tuple[dict[str, Any], str | None]:
+        try:
+            return self._json(f"models/{name}/index.json")
+        except NotFound:
+            return {"name": name, "versions": []}, None
+
+    def _add_to_index(self, name: str, meta: dict[str, Any]) -> None:
+        row = {
+            k: meta.get(k)
+            for k in ("version", "created_at", "creator", "status", "metrics", "parent_version", "dataset_fingerprint")
+        }
+        for _ in range(100):
+            index, etag = self._index(name)
+            if any(v["version"] == meta["version"] for v in index["versions"]):
+                return
+            index["versions"] = sorted([*index["versions"], row], key=lambda v: v["version"])
+            try:
+                self.storage.put(
+                    f"models/{name}/index.json", json.dumps(index).encode(), if_match=etag, if_none_match=etag is None
+                )
+                return
+            except PreconditionFailed:
+                time.sleep(0.01)
+        raise RegistryError(f"could not update the index of {name} after 100 attempts")
+
+    # -- read -------------------------------------------------------------------------------------
+    def models(self) -> list[str]:
+        return sorted({k.split("/")[1] for k in self.storage.list("models/") if k.endswith("/index.json")})
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Summary rows of every version, from the index alone (one read, however many versions)."""
+        return self._index(name)[0]["versions"]
+
+    def metadata(self, name: str, version: int) -> dict[str, Any]:
+        try:
+            return self._json(f"{self._vdir(name, version)}/metadata.json")[0]
+        except NotFound:
+            raise RegistryError(f"{name}:{version} does not exist (or is still being published)") from None
+
+    def aliases(self, name: str) -> dict[str, int]:
+        out = {}
+        for key in self.storage.list(f"models/{name}/aliases/"):
+            doc, _ = self._json(key)
+            out[Path(key).stem] = doc["version"]
+        return out
+
+    def resolve(self, ref: Ref) -> int:
+        if ref.version is not None:
+            self.metadata(ref.name, ref.version)
+            return ref.version
+        if ref.alias in (None, "latest"):
+            versions = self.versions(ref.name)
+            if not versions:
+                raise RegistryError(f"model {ref.name!r} has no versions")
+            return int(versions[-1]["version"])
+        try:
+            doc, _ = self._json(f"models/{ref.name}/aliases/{ref.alias}.json")
+        except NotFound:
+            raise RegistryError(f"{ref.name}@{ref.alias}: no such alias") from None
+        return int(doc["version"])
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        return [self._json(k)[0] for k in self.storage.list(f"models/{name}/history/")]
+
+    # -- aliases ----------------------------------------------------------------------------------
+    def promote(self, name: str, version: int, alias: str, *, expected: int | None = None) -> dict[str, Any]:
+        """Point ``alias`` at ``version`` with one conditional write; ``AliasConflict`` if it moved meanwhile.
+
+        ``expected`` (optional) is the version the caller believes the alias points at now.
+        """
+        if RESERVED.match(alias) or not NAME.match(alias):
+            raise RegistryError(f"alias {alias!r} is reserved or invalid ('latest' and 'v<N>' are reserved)")
+        self.metadata(name, version)  # an alias never points at a version that does not exist
+        key = f"models/{name}/aliases/{alias}.json"
+        try:
+            doc, etag = self._json(key)
+        except NotFound:
+            doc, etag = {"version": None, "previous": []}, None
+        if expected is not None and doc["version"] != expected:
+            raise AliasConflict(f"{name}@{alias} points at {doc['version']}, not {expected}")
+        if doc["version"] == version:
+            return doc  # already there: no write, no history entry (re-running a rollout changes nothing)
+        previous = [*doc["previous"], doc["version"]] if doc["version"] is not None else doc["previous"]
+        new = {"version": version, "previous": previous[-50:], "updated_at": time.time(), "updated_by": _actor()}
+        self._cas(key, new, etag, name, alias)
+        self._history(name, {"event": "promote", "alias": alias, "version": version, "from": doc["version"]})
+        return new
+
+    def rollback(self, name: str, alias: str) -> dict[str, Any]:
+        """Move ``alias`` back to the version it pointed at before its last move."""
+        key = f"models/{name}/aliases/{alias}.json"
+        try:
+            doc, etag = self._json(key)
+        except NotFound:
+            raise RegistryError(f"{name}@{alias}: no such alias") from None
+        if not doc["previous"]:
+            raise RegistryError(f"{name}@{alias} has no earlier target to roll back to")
+        new = {
+            "version": doc["previous"][-1],
+            "previous": doc["previous"][:-1],
+            "updated_at": time.time(),
+            "updated_by": _actor(),
+        }
+        self._cas(key, new, etag, name, alias)
+        self._history(name, {"event": "rollback", "alias": alias, "version": new["version"], "from": doc["version"]})
+        return new
+
+    def _cas(self, key: str, doc: dict[str, Any], etag: str | None, name: str, alias: str) -> None:
+        try:
+            self.storage.put(key, json.dumps(doc).encode(), if_match=etag, if_none_match=etag is None)
+        except PreconditionFailed:
+            raise AliasConflict(
+                f"{name}@{alias} was moved by someone else while this change was being made; "
+                "nothing was changed. Check 'footfall registry show' and retry"
+            ) from None
+
+    # -- fetch ------------------------------------------------------------------------------------
+    def fetch(self, ref: Ref, dest: Path, *, verify_key: Path | None = None) -> Path:
+        """Download, verify every checksum (and the signature), then place atomically.
+
+        The version lands in ``dest/v<N>`` and ``dest/current`` is switched to it by a rename; on any
+        mismatch nothing under ``dest`` changes.
+        """
+        version = self.resolve(ref)
+        meta = self.metadata(ref.name, version)
+        if verify_key is not None:
+            if "signature" not in meta:
+                raise IntegrityError(f"{ref.name}:{version} is not signed, but a verify key was given")
+            _verify(verify_key, manifest_bytes(meta), meta["signature"])
+        dest.mkdir(parents=True, exist_ok=True)
+        final = dest / f"v{version}"
+        if final.is_dir() and _matches(final, meta):
+            _switch_current(dest, final.name)
+            return final
+        tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".v{version}-"))
+        try:
+            for label, info in meta["files"].items():
+                target = tmp / label
+                with open(target, "wb") as fh:
+                    self.storage.download(f"{self._vdir(ref.name, version)}/artefacts/{label}", fh)
+                actual = sha256_file(target)
+                if actual != info["sha256"]:
+                    raise IntegrityError(
+                        f"{ref.name}:{version} artefact {label}: sha256 {actual} does not match the published "
+                        f"{info['sha256']}; refusing it (nothing at {dest} was changed)"
+                    )
+            (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
+            if final.exists():
+                shutil.rmtree(final)  # a partial or tampered earlier copy of the same version
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _switch_current(dest, final.name)
+        return final
+
+
+def _matches(folder: Path, meta: dict[str, Any]) -> bool:
+    return all((folder / k).is_file() and sha256_file(folder / k) == v["sha256"] for k, v in meta["files"].items())
+
+
+def _switch_current(dest: Path, target: str) -> None:
+    link = dest / "current"
+    tmp = dest / f".current-{uuid.uuid4().hex[:8]}"
+    os.symlink(target, tmp)
+    os.replace(tmp, link)  # rename over the old link: readers see the old or the new, never none
+
+
+def _sign(key_path: Path, message: bytes) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(key_path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise RegistryError(f"{key_path}: not an Ed25519 private key")
+    return key.sign(message).hex()
+
+
+def _verify(key_path: Path, message: bytes, signature: str) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key = load_pem_public_key(key_path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise RegistryError(f"{key_path}: not an Ed25519 public key")
+    try:
+        key.verify(bytes.fromhex(signature), message)
+    except (InvalidSignature, ValueError):
+        raise IntegrityError("the signature of the checksum manifest does not verify; refusing the model") from None
+
+
+def generate_keypair(private: Path, public: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    os.chmod(private, 0o600)
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )

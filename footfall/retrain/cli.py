@@ -1,0 +1,145 @@
+"""``footfall retrain``: one retraining cycle by hand, or scoring a model on a held-out version."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from footfall.common.config import ConfigError
+from footfall.labeling.datasets import DatasetError, DatasetRef, DatasetStore
+from footfall.registry.core import RegistryError
+from footfall.registry.storage import open_storage
+from footfall.retrain.config import RetrainConfig, load_retrain_config
+
+
+def _load(path: Path, overrides: dict[str, Any]) -> RetrainConfig:
+    try:
+        return load_retrain_config(path, overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def print_report(report: dict[str, Any]) -> None:
+    cand, base = report["candidate"], report["baseline"]["metrics"]
+    click.echo(f"{report['model']}: {'ACCEPTED' if report['accepted'] else 'REJECTED'}", err=False)
+    for reason in report["reasons"][1:]:
+        click.echo(f"  - {reason}")
+    click.echo(f"  {'metric':<22}{'candidate':>12}{report['baseline']['model']:>24}")
+    for key in ("map50", "map50_95", "precision", "recall", "latency_ms_cpu"):
+        click.echo(f"  {key:<22}{cand[key]:>12.4f}{base[key]:>24.4f}")
+    for name, scores in cand["per_class"].items():
+        click.echo(f"  AP50 {name:<17}{scores['ap50']:>12.4f}{base['per_class'].get(name, {}).get('ap50', 0):>24.4f}")
+    for seq, scores in cand.get("sequences", {}).items():
+        old = base.get("sequences", {}).get(seq, {})
+        for key in ("mota", "idf1", "count_error_pct"):
+            click.echo(f"  {seq} {key:<{21 - len(seq)}}{scores[key]:>12.4f}{old.get(key, float('nan')):>24.4f}")
+    if report.get("promoted_to"):
+        click.echo(f"  alias {report['promoted_to']} → {report['model']}")
+
+
+@click.group()
+def retrain() -> None:
+    """Fine-tune, evaluate against production, publish, promote to canary if better."""
+
+
+@retrain.command("run")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--validate-config", is_flag=True, help="Only validate the configuration and exit.")
+@click.option("--epochs", type=int, help="Override retrain.train.epochs.")
+@click.option("--report-json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report here.")
+@click.option("--quiet-training", is_flag=True, help="Do not relay the training log.")
+def run_cmd(
+    config_path: Path, validate_config: bool, epochs: int | None, report_json: Path | None, quiet_training: bool
+) -> None:
+    """Run one cycle now: datasets → train → export → evaluate → gate → publish (→ canary)."""
+    overrides: dict[str, Any] = {}
+    cfg = _load(config_path, overrides)
+    if epochs is not None:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": epochs})})
+    if validate_config:
+        click.echo(f"{config_path}: ok")
+        return
+    from footfall.retrain.cycle import CycleError, run_cycle
+    from footfall.retrain.trainer import TrainingError, echo
+
+    try:
+        report = run_cycle(cfg, on_train_line=None if quiet_training else echo)
+    except (CycleError, TrainingError, DatasetError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    print_report(report)
+    if report_json:
+        report_json.parent.mkdir(parents=True, exist_ok=True)
+        report_json.write_text(json.dumps(report, indent=1))
+
+
+@retrain.command("evaluate")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--model", "model", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--class-map", "class_map", help='JSON model class → product class, e.g. {"person": "male_adult"}.')
+def evaluate_cmd(config_path: Path, model: Path, class_map: str | None) -> None:
+    """Score one model (.onnx, or an original .pt exported on the fly) on the configured held-out set."""
+    from footfall.retrain.evaluate import evaluate_model
+
+    cfg = _load(config_path, {})
+    try:
+        folder, manifest = DatasetStore(open_storage(cfg.registry)).fetch(
+            DatasetRef.parse(cfg.heldout), cfg.work_dir / "datasets"
+        )
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if model.suffix == ".pt":
+        from footfall.edge.detectors.export import export_onnx
+
+        model = export_onnx(model, cfg.work_dir / "evaluate" / f"{model.stem}.onnx")
+    scores = evaluate_model(
+        model, (folder, manifest), cfg.classes, cfg.evaluation, class_map=json.loads(class_map) if class_map else None
+    )
+    json.dump(scores, sys.stdout, indent=1)
+    click.echo()
+
+
+@click.group()
+def scheduler() -> None:
+    """Nightly harvest and retraining on cron triggers (persistent, one run per slot)."""
+
+
+@scheduler.command("run")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--validate-config", is_flag=True, help="Only validate the configuration and exit.")
+def scheduler_run(config_path: Path, validate_config: bool) -> None:
+    """Run the scheduler in the foreground until SIGTERM/SIGINT."""
+    from footfall.retrain.scheduler import load_scheduler_config, serve
+
+    try:
+        settings = load_scheduler_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if validate_config:
+        click.echo(f"{config_path}: ok ({len(settings.jobs)} job(s))")
+        return
+    raise SystemExit(serve(settings))
+
+
+@scheduler.command("runs")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def scheduler_runs(config_path: Path, as_json: bool) -> None:
+    """The run ledger: every slot with its status, attempts and exit code."""
+    from datetime import UTC, datetime
+
+    from footfall.retrain.scheduler import load_scheduler_config, show_runs
+
+    try:
+        rows = show_runs(load_scheduler_config(config_path))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        slot = datetime.fromtimestamp(r["slot"], UTC).isoformat(timespec="seconds")
+        click.echo(f"{r['job']:<20} {slot}  {r['status']:<12} attempts={r['attempts']} exit={r['exit_code']}")

@@ -1,1 +1,0 @@
-"""labeling: see README.md; not built yet (issues #4–#7)."""
