@@ -22,6 +22,7 @@ import tempfile
 import time
 import types
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -54,50 +55,60 @@ def detector_only(model: Path, size: int, conf: float, frames: list) -> float:
     return (time.perf_counter() - t0) / len(frames)
 
 
+def bench_config(model: Path, size: int, conf: float, tracker: str, reid: Path, spool: Path) -> Any:
+    """The device configuration the bench runs: one camera on the clip, the device's defaults elsewhere."""
+    from footfall.edge.config import EdgeConfig
+
+    return EdgeConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "name": "bench",
+                    "source": str(VIDEO),
+                    "start_time": 0.0,
+                    "lines": [
+                        {"name": "x240", "points": [[240, 0], [240, 360]]},
+                        {"name": "y200", "points": [[0, 200], [480, 200]]},
+                    ],
+                }
+            ],
+            "model": {
+                "path": str(model),
+                "classes": ["person"],
+                "class_map": {"person": "person"},
+                "input_size": size,
+                "conf_threshold": conf,
+            },
+            "tracker": {"name": tracker, **({"reid_weights": str(reid)} if tracker == "strongsort" else {})},
+            "storage": {
+                "db": str(spool.parent / "c.db"),
+                "reid_cache_dir": str(Path(tempfile.gettempdir()) / "footfall-reid"),
+            },
+            "capture": {"dir": str(spool)},
+        }
+    )
+
+
 def end_to_end(
     model: Path, size: int, conf: float, tracker: str, reid: Path, frames: int, capture: bool = False
 ) -> tuple[float, dict]:
-    from footfall.common.geometry import Line, Point
+    from footfall.edge.build import build_camera
     from footfall.edge.capture import CaptureSink
-    from footfall.edge.config import CaptureConfig, CountingConfig
-    from footfall.edge.counting import CrossingCounter
-    from footfall.edge.detectors.onnx import OnnxDetector
     from footfall.edge.pipeline import run_camera
-    from footfall.edge.sources import VideoSource
     from footfall.edge.store import CountStore
-    from footfall.edge.tracking import create_tracker
 
-    det = OnnxDetector(model, ["person"], input_size=size, conf_threshold=conf, threads=0)
-    trk = create_tracker(  # the tracker's packaged defaults, as a device runs it
-        tracker,
-        None,
-        reid_weights=reid if tracker == "strongsort" else None,
-        reid_cache_dir=Path(tempfile.gettempdir()) / "footfall-reid",
-        stitch_max_gap_frames=50,
-    )
-    lines = {"x240": Line(Point(240, 0), Point(240, 360)), "y200": Line(Point(0, 200), Point(480, 200))}
-    counting = CountingConfig()  # the device's default counting settings
-    counter = CrossingCounter(
-        "bench",
-        lines,
-        ["person"],
-        hysteresis_px=counting.hysteresis_px,
-        uturn_window_s=counting.uturn_window_s,
-        entry_backtrack_s=counting.entry_backtrack_s,
-    )
     extra: dict = {}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        store = stack.enter_context(CountStore(tmp / "c.db"))
+        cfg = bench_config(model, size, conf, tracker, reid, tmp / "spool")
+        pipeline = build_camera(cfg, cfg.cameras[0])
+        store = stack.enter_context(CountStore(cfg.storage.db))
         sink = None
         if capture:  # the default sampling policy of CaptureConfig, MOT tracks on
-            sink = stack.enter_context(CaptureSink(CaptureConfig(dir=tmp / "spool"), "bench", "s", ["person"], "b"))
+            sink = stack.enter_context(CaptureSink(cfg.capture, "bench", "s", ["person"], "b"))
         r = run_camera(
+            pipeline,
             camera="bench",
-            source=VideoSource(str(VIDEO), start_ts=0.0),
-            detector=det,
-            tracker=trk,
-            counter=counter,
             store=store,
             session="bench",
             max_frames=frames,
@@ -105,7 +116,7 @@ def end_to_end(
         )
         if sink:
             extra["captured_frames"] = sink.saved
-    extra["reid_crops_per_frame"] = round(getattr(trk, "crops_encoded", 0) / r.frames, 2)
+    extra["reid_crops_per_frame"] = round(getattr(pipeline.tracker, "crops_encoded", 0) / r.frames, 2)
     return r.seconds / r.frames, extra
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from footfall.common.geometry import Line, Point  # noqa: E402
 from footfall.common.mot import load_mot, yolo_boxes  # noqa: E402
 from footfall.common.yolo import write_labels  # noqa: E402
+from footfall.edge.build import CameraPipeline  # noqa: E402
 from footfall.edge.capture import CaptureSink, Spool  # noqa: E402
 from footfall.edge.config import CaptureConfig, ModelConfig  # noqa: E402
 from footfall.edge.counting import CrossingCounter  # noqa: E402
@@ -59,11 +60,13 @@ def capture_pool(work: Path, model: Path) -> list:
     counter = CrossingCounter("plaza", {"x240": Line(Point(240, 0), Point(240, 360))}, ["person"])
     with CountStore(work / "c.db") as store, CaptureSink(cfg, "plaza", "s1", ["person"], "coco") as sink:
         run_camera(
+            CameraPipeline(
+                detector=detector,
+                tracker=create_tracker("bytetrack", stitch_max_gap_frames=50),
+                counter=counter,
+                source=VideoSource(str(VIDEO), start_ts=START),
+            ),
             camera="plaza",
-            source=VideoSource(str(VIDEO), start_ts=START),
-            detector=detector,
-            tracker=create_tracker("bytetrack", stitch_max_gap_frames=50),
-            counter=counter,
             store=store,
             session="s1",
             on_tracks=sink.offer,

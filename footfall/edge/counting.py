@@ -1,7 +1,13 @@
-"""Line-crossing counting with hysteresis, U-turn handling and per-track class votes."""
+"""Line-crossing counting with hysteresis, U-turn handling and per-track class votes.
+
+The counter's state (per track: side of each line, pending U-turns, occlusion entries; class votes;
+counts) is saved as a versioned JSON document (``get_state`` / ``set_state``), never as a pickle, so
+a checkpoint holds data, not code, and outlives changes to the class.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,7 +16,15 @@ from types import MappingProxyType
 import numpy as np
 
 from footfall.common.geometry import BORDER_WIDTHS, Anchor, Line, Point, touches_border
+from footfall.edge.config import CountingConfig
 from footfall.edge.types import CrossingEvent, Detections, Direction, Tracks
+
+_DEFAULTS = CountingConfig()  # the one place counting defaults are written is the config model
+STATE_VERSION = 1
+
+
+class CounterStateError(ValueError):
+    """A saved counter state this version cannot read (e.g. a pickle from before states were JSON)."""
 
 
 class ClassVoter:
@@ -47,6 +61,16 @@ class ClassVoter:
     def forget(self, track_id: int) -> None:
         self._votes.pop(track_id, None)
 
+    def state(self) -> dict[str, list[float]]:
+        """The accumulated votes by track, JSON-ready."""
+        return {str(tid): v.tolist() for tid, v in self._votes.items()}
+
+    def restore(self, state: dict[str, list[float]]) -> None:
+        votes = {int(tid): np.asarray(v, np.float64) for tid, v in state.items()}
+        if any(v.shape != (len(self.class_names),) for v in votes.values()):
+            raise ValueError(f"class votes are not over {len(self.class_names)} classes")
+        self._votes = votes
+
     def __len__(self) -> int:
         return len(self._votes)
 
@@ -63,7 +87,7 @@ class _LineState:
     side: int = 0  # +1 "in" side, -1 "out" side, 0 not yet known (first seen inside the band)
     anchor: Point | None = None  # last anchor seen on ``side``
     pending: _Pending | None = None
-    crossings: int = 0  # crossings seen (a class default: counter states pickled before it load)
+    crossings: int = 0  # crossings seen
 
 
 @dataclass
@@ -113,23 +137,17 @@ class CrossingCounter:
         entry_fit_frames: how many sightings of a new track fix its motion for the rule above.
     """
 
-    # class-level defaults let a counter pickled by an older version (resume state) load
-    entry_backtrack_s = 0.0
-    entry_fit_frames = 10
-    _first_frame: int | None = None
-    _recent: dict[str, deque[tuple[float, Direction, int]]] | None = None  # per line: ts, direction, track
-
     def __init__(
         self,
         camera: str,
         lines: Mapping[str, Line],
         class_names: list[str],
         *,
-        hysteresis_px: float = 3.0,
-        uturn_window_s: float = 2.0,
-        forget_after_s: float = 10.0,
-        anchor: Anchor = Anchor.BOTTOM_CENTER,
-        entry_backtrack_s: float = 0.0,
+        hysteresis_px: float = _DEFAULTS.hysteresis_px,
+        uturn_window_s: float = _DEFAULTS.uturn_window_s,
+        forget_after_s: float = _DEFAULTS.forget_after_s,
+        anchor: Anchor = _DEFAULTS.anchor,
+        entry_backtrack_s: float = _DEFAULTS.entry_backtrack_s,
         entry_fit_frames: int = 10,
     ) -> None:
         if hysteresis_px < 0 or uturn_window_s < 0:
@@ -154,6 +172,24 @@ class CrossingCounter:
         self._counts: dict[str, dict[str, dict[str, int]]] = {
             name: {d.value: {} for d in Direction} for name in self.lines
         }
+        self._first_frame: int | None = None
+        self._recent: dict[str, deque[tuple[float, Direction, int]]] = {}  # per line: ts, direction, track
+
+    @classmethod
+    def from_config(
+        cls, camera: str, lines: Mapping[str, Line], class_names: list[str], cfg: CountingConfig
+    ) -> CrossingCounter:
+        """The counter a device runs with the ``counting:`` section ``cfg``."""
+        return cls(
+            camera,
+            lines,
+            class_names,
+            hysteresis_px=cfg.hysteresis_px,
+            uturn_window_s=cfg.uturn_window_s,
+            forget_after_s=cfg.forget_after_s,
+            anchor=cfg.anchor,
+            entry_backtrack_s=cfg.entry_backtrack_s,
+        )
 
     @property
     def counts(self) -> Mapping[str, Mapping[str, Mapping[str, int]]]:
@@ -244,7 +280,7 @@ class CrossingCounter:
             since = entry.ts - self.entry_backtrack_s
             if any(
                 d is direction and t != tid and t not in visible and since <= when <= entry.ts
-                for when, d, t in (self._recent or {}).get(name, ())
+                for when, d, t in self._recent.get(name, ())
             ):
                 continue  # a track lost meanwhile made this crossing: likely this person, counted
             self._crossed(name, tid, ls, direction, entry.ts, entry.frame, events)
@@ -287,8 +323,6 @@ class CrossingCounter:
         events: list[CrossingEvent],
     ) -> None:
         ls.crossings += 1
-        if self._recent is None:
-            self._recent = {}
         self._recent.setdefault(name, deque(maxlen=64)).append((ts, direction, tid))
         if ls.pending is not None and ts - ls.pending.ts > self.uturn_window_s:
             events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
@@ -332,3 +366,105 @@ class CrossingCounter:
         by_class = self._counts[line][direction.value]
         by_class[cls] = by_class.get(cls, 0) + 1
         return CrossingEvent(self.camera, line, tid, frame, ts, cls, direction, first)
+
+    # -- state ------------------------------------------------------------------------------------
+    def get_state(self) -> bytes:
+        """Everything needed to resume counting where it stopped, as versioned JSON."""
+
+        def point(p: Point | None) -> list[float] | None:
+            return None if p is None else [p.x, p.y]
+
+        tracks = {}
+        for tid, st in self._tracks.items():
+            e = st.entry
+            tracks[str(tid)] = {
+                "last_seen_ts": st.last_seen_ts,
+                "lines": {
+                    name: {
+                        "side": ls.side,
+                        "anchor": point(ls.anchor),
+                        "pending": None
+                        if ls.pending is None
+                        else [ls.pending.direction.value, ls.pending.frame, ls.pending.ts],
+                        "crossings": ls.crossings,
+                    }
+                    for name, ls in st.lines.items()
+                },
+                "entry": None
+                if e is None
+                else {
+                    "frame": e.frame,
+                    "ts": e.ts,
+                    "frame_hw": list(e.frame_hw),
+                    "margin": e.margin,
+                    "first": point(e.first),
+                    "last": point(e.last),
+                    "last_ts": e.last_ts,
+                    "sightings": e.sightings,
+                },
+            }
+        doc = {
+            "version": STATE_VERSION,
+            "first_frame": self._first_frame,
+            "counts": self._counts,
+            "votes": self.voter.state(),
+            "recent": {name: [[t, d.value, tid] for t, d, tid in q] for name, q in self._recent.items()},
+            "tracks": tracks,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def set_state(self, state: bytes) -> None:
+        """Resume from :meth:`get_state`; ``CounterStateError`` for anything else (the caller restarts)."""
+        try:
+            doc = json.loads(state)
+            if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+                raise ValueError(f"version {doc.get('version') if isinstance(doc, dict) else None!r}")
+            self._restore(doc)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise CounterStateError(f"not a counter state of version {STATE_VERSION}: {exc}") from None
+
+    def _restore(self, doc: dict) -> None:
+        def point(v: list[float] | None) -> Point | None:
+            return None if v is None else Point(float(v[0]), float(v[1]))
+
+        tracks: dict[int, _TrackState] = {}
+        for tid, t in doc["tracks"].items():
+            lines = {}
+            for name, ls in t["lines"].items():
+                if name not in self.lines:
+                    continue
+                pending = ls["pending"]
+                lines[name] = _LineState(
+                    int(ls["side"]),
+                    point(ls["anchor"]),
+                    None if pending is None else _Pending(Direction(pending[0]), int(pending[1]), float(pending[2])),
+                    int(ls["crossings"]),
+                )
+            e = t["entry"]
+            entry = None
+            if e is not None:
+                h, w = e["frame_hw"]
+                entry = _Entry(
+                    int(e["frame"]),
+                    float(e["ts"]),
+                    (int(h), int(w)),
+                    float(e["margin"]),
+                    point(e["first"]),
+                    point(e["last"]),
+                    float(e["last_ts"]),
+                    int(e["sightings"]),
+                )
+            tracks[int(tid)] = _TrackState(float(t["last_seen_ts"]), lines, entry)
+        counts: dict[str, dict[str, dict[str, int]]] = {name: {d.value: {} for d in Direction} for name in self.lines}
+        for name, by_direction in doc["counts"].items():
+            if name in counts:
+                for d, by_class in by_direction.items():
+                    counts[name][Direction(d).value] = {str(c): int(n) for c, n in by_class.items()}
+        recent = {
+            name: deque(((float(t), Direction(d), int(tid)) for t, d, tid in q), maxlen=64)
+            for name, q in doc["recent"].items()
+            if name in self.lines
+        }
+        self._tracks, self._counts, self._recent = tracks, counts, recent
+        self._first_frame = None if doc["first_frame"] is None else int(doc["first_frame"])
+        self.voter.restore(doc["votes"])

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from footfall.common.geometry import Line
+from footfall.common.lines import LineConfig
 from footfall.common.mot import load_mot
+from footfall.edge.config import CameraConfig, DashboardConfig, EdgeConfig
 
 
 @dataclass(frozen=True)
@@ -158,40 +160,37 @@ def mot_scores(gt: np.ndarray, hyp: np.ndarray, frames: Iterable[int] | None = N
     )
 
 
-def evaluate_sequence(
-    detector: Any,
-    tracker: Any,
-    video: Path,
-    gt_path: Path,
-    lines: dict[str, Line],
-    *,
-    max_frames: int | None = None,
-    uturn_window_s: float = 0.0,
-    hysteresis_px: float = 0.0,
-    entry_backtrack_s: float = 0.0,
-) -> dict[str, Any]:
-    """Run the edge pipeline (detector → tracker → counter) on a labelled video and score it.
+def sequence_config(device: EdgeConfig, name: str, video: Path, lines: list[LineConfig], **model: Any) -> EdgeConfig:
+    """``device``'s settings (model, tracker, counting) with one camera: the labelled ``video`` (its
+    first frame at t = 0) and ``lines``; ``model`` replaces keys of the model section (e.g. another
+    model file to score)."""
+    cam = CameraConfig(name=name, source=str(video), lines=lines, start_time=0.0)
+    return device.model_copy(
+        update={"cameras": [cam], "model": device.model.model_copy(update=model), "dashboard": DashboardConfig()}
+    )
 
-    Returns tracking quality (MOTA, IDF1, identity switches) against ``gt_path`` and, for each line,
-    the counts against the ground-truth crossings of :func:`crossings`, with the error in percent per
-    direction, the true crossings it ``missed`` and the ``extra`` ones it counted
-    (:func:`crossing_diff`), and ``count_error_pct``, the mean error over lines and directions.
+
+def evaluate_sequence(cfg: EdgeConfig, gt_path: Path, *, max_frames: int | None = None) -> dict[str, Any]:
+    """Count the one camera of ``cfg`` (a labelled video file) exactly as a device would, and score it.
+
+    The chain is built by ``footfall.edge.build`` from ``cfg`` (the device's model, tracker and
+    counting settings). Returns tracking quality (MOTA, IDF1, identity switches) against ``gt_path``
+    and, for each line, the counts against the ground-truth crossings of :func:`crossings`, with the
+    error in percent per direction, the true crossings it ``missed`` and the ``extra`` ones it counted
+    (:func:`crossing_diff`), and ``count_error_pct``, the mean error over lines and directions. The
+    ground truth counts every crossing, so a U-turn the device reports counts as its two crossings
+    here (one in, one out).
     """
     import tempfile
 
-    from footfall.edge.counting import CrossingCounter
+    from footfall.edge.build import build_camera
     from footfall.edge.pipeline import run_camera
-    from footfall.edge.sources import VideoSource
     from footfall.edge.store import CountStore
 
-    counter = CrossingCounter(
-        "eval",
-        lines,
-        list(detector.class_names),
-        uturn_window_s=uturn_window_s,
-        hysteresis_px=hysteresis_px,
-        entry_backtrack_s=entry_backtrack_s,
-    )
+    if len(cfg.cameras) != 1:
+        raise ValueError(f"evaluate_sequence scores one camera; the config has {len(cfg.cameras)}")
+    cam = cfg.cameras[0]
+    lines = {line.name: line.to_line() for line in cam.lines}
     rows: list[list[float]] = []
 
     def sink(frame: Any, _dets: Any, tracks: Any) -> None:
@@ -200,15 +199,7 @@ def evaluate_sequence(
 
     with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "eval.db") as store:
         result = run_camera(
-            camera="eval",
-            source=VideoSource(str(video), start_ts=0.0),
-            detector=detector,
-            tracker=tracker,
-            counter=counter,
-            store=store,
-            session="eval",
-            max_frames=max_frames,
-            on_tracks=sink,
+            build_camera(cfg, cam), camera=cam.name, store=store, session="eval", max_frames=max_frames, on_tracks=sink
         )
         counts = store.session_counts("eval")
         events = store.events("eval")
@@ -222,13 +213,20 @@ def evaluate_sequence(
     for name, line in lines.items():
         true_events = crossing_events(gt, line)
         truth = {d: sum(c.direction == d for c in true_events) for d in ("in", "out")}
-        got = {d: sum(counts.get(name, {}).get(d, {}).values()) for d in ("in", "out")}
+        uturns = sum(counts.get(name, {}).get("uturn", {}).values())
+        got = {d: sum(counts.get(name, {}).get(d, {}).values()) + uturns for d in ("in", "out")}
         error = {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got}
         errors += list(error.values())
-        mine = [(frame + 1, track, d) for _, _, ln, track, frame, _, _, d in events if ln == name]
+        mine = [
+            (frame + 1, track, d)
+            for _, _, ln, track, frame, _, _, direction in events
+            if ln == name
+            for d in (("in", "out") if direction == "uturn" else (direction,))
+        ]
         per_line[name] = {
             "truth": truth,
             "counted": got,
+            "uturns": uturns,
             "error_pct": error,
             **crossing_diff(true_events, mine, gt, hyp),
         }

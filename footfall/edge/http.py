@@ -40,9 +40,8 @@ class StatsCollector:
             reconnects.add_metric([cam], s.reconnects)
             restarts.add_metric([cam], n_restarts)
             up.add_metric([cam], 1.0 if alive else 0.0)
-            for key, n in sorted(s.crossings.items()):
-                line, cls, direction = key.split("|")
-                crossings.add_metric([cam, line, cls, direction], n)
+            for (line, cls, direction), n in sorted(s.crossings.items()):
+                crossings.add_metric([cam, line, cls, direction.value], n)
         yield from (frames, fps, dropped, reconnects, restarts, up, crossings)
 
 

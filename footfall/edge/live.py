@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import cv2
@@ -19,7 +19,7 @@ import numpy as np
 
 from footfall.common.lines import LineConfig
 from footfall.edge.sources import Frame
-from footfall.edge.types import Detections, Tracks
+from footfall.edge.types import CrossingKey, Detections, Direction, Tracks
 
 _PALETTE = [(66, 135, 245), (245, 130, 48), (60, 180, 75), (230, 25, 75), (145, 30, 180), (70, 240, 240)]
 
@@ -29,11 +29,11 @@ def draw_overlay(
     tracks: Tracks,
     class_names: list[str],
     lines: list[LineConfig],
-    counts: dict[str, int],
+    counts: Mapping[CrossingKey, int],
 ) -> np.ndarray:
     """A copy of ``image`` with tracks, lines (with their "in" side) and running counts drawn on it.
 
-    ``counts`` maps "line|class|direction" to the crossings counted so far.
+    ``counts`` holds the crossings counted so far by line, class and direction.
     """
     out = image.copy()
     for box, tid, cid in zip(tracks.xyxy, tracks.track_id, tracks.class_id, strict=True):
@@ -52,8 +52,8 @@ def draw_overlay(
         nx, ny = line.to_line().in_normal
         tip = (int(mx + 18 * nx), int(my + 18 * ny))
         cv2.arrowedLine(out, (int(mx), int(my)), tip, (0, 255, 255), 2, cv2.LINE_AA, tipLength=0.4)
-        n_in = sum(n for k, n in counts.items() if k.startswith(f"{line.name}|") and k.endswith("|in"))
-        n_out = sum(n for k, n in counts.items() if k.startswith(f"{line.name}|") and k.endswith("|out"))
+        n_in = sum(n for k, n in counts.items() if k.line == line.name and k.direction is Direction.IN)
+        n_out = sum(n for k, n in counts.items() if k.line == line.name and k.direction is Direction.OUT)
         text = f"{line.name}: in {n_in} / out {n_out}"
         cv2.putText(out, text, (8, 18 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(out, text, (8, 18 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1, cv2.LINE_AA)
@@ -69,7 +69,7 @@ class LiveRenderer:
         publish: Callable[[bytes], None],
         class_names: list[str],
         lines: list[LineConfig],
-        counts: dict[str, int],
+        counts: Mapping[CrossingKey, int],
         fps: float,
     ) -> None:
         self.wanted = wanted

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 import queue
 import threading
 import time
@@ -17,12 +16,12 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from footfall.edge.counting import CrossingCounter
+from footfall.edge.build import CameraPipeline
+from footfall.edge.counting import CounterStateError
 from footfall.edge.detectors import Detector
-from footfall.edge.sources import Frame, VideoSource, source_kind
+from footfall.edge.sources import Frame, source_kind
 from footfall.edge.store import CountStore
-from footfall.edge.tracking import Tracker
-from footfall.edge.types import Detections, Tracks
+from footfall.edge.types import CrossingEvent, CrossingKey, Detections, Tracks
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +35,14 @@ class CameraStats:
     fps: float = 0.0
     dropped_frames: int = 0
     reconnects: int = 0
-    crossings: dict[str, int] = field(default_factory=dict)  # "line|class|direction" → count
+    crossings: dict[CrossingKey, int] = field(default_factory=dict)
     model_version: str = ""
     last_frame_wall: float = 0.0
+
+    def add(self, events: list[CrossingEvent]) -> None:
+        for e in events:
+            key = CrossingKey.of(e)
+            self.crossings[key] = self.crossings.get(key, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -135,12 +139,9 @@ def read_ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = 8) -
 
 
 def run_camera(
+    pipeline: CameraPipeline,
     *,
     camera: str,
-    source: VideoSource,
-    detector: Detector,
-    tracker: Tracker,
-    counter: CrossingCounter,
     store: CountStore,
     session: str,
     checkpoint_every_s: float = 5.0,
@@ -156,6 +157,7 @@ def run_camera(
     A file source resumes from the session's checkpoint with the tracker and counter state stored
     there, so the final counts equal those of an uninterrupted run.
     """
+    detector, tracker, counter, source = pipeline.detector, pipeline.tracker, pipeline.counter, pipeline.source
     stop = stop or threading.Event()
     stats = stats or CameraStats(camera)
     stats.model_version = detector.model_version
@@ -166,9 +168,17 @@ def run_camera(
     source.start_ts = state.started_ts
     skip = state.next_frame if source.kind == "file" else 0
     if skip and state.tracker_state and state.counter_state:
-        tracker.set_state(state.tracker_state)
-        counter = pickle.loads(state.counter_state)
-        log.info("camera %s: resuming session %s at frame %d", camera, session, skip)
+        try:
+            counter.set_state(state.counter_state)
+            tracker.set_state(state.tracker_state)
+            log.info("camera %s: resuming session %s at frame %d", camera, session, skip)
+        except CounterStateError as exc:
+            # a checkpoint of an older version (a pickled counter): never unpickled; the file is
+            # counted again from its start and the stored crossings deduplicate the replay
+            log.warning(
+                "camera %s: checkpoint of session %s not resumable (%s); counting from frame 0", camera, session, exc
+            )
+            skip = 0
     elif skip:
         skip = 0
 
@@ -197,13 +207,11 @@ def run_camera(
         if last_ckpt_ts is None:
             last_ckpt_ts = frame.ts
         if source.kind == "file" and frame.ts - last_ckpt_ts >= checkpoint_every_s:
-            checkpoint = (next_frame, tracker.get_state(), pickle.dumps(counter))
+            checkpoint = (next_frame, tracker.get_state(), counter.get_state())
             last_ckpt_ts = frame.ts
         if events or checkpoint:
             store.commit(session, events, model_version=detector.model_version, checkpoint=checkpoint)
-            for e in events:
-                key = f"{e.line}|{e.class_name}|{e.direction.value}"
-                stats.crossings[key] = stats.crossings.get(key, 0) + 1
+            stats.add(events)
         now = time.perf_counter()
         dt, tick = now - tick, now
         ema_dt = dt if ema_dt == 0 else 0.9 * ema_dt + 0.1 * dt
@@ -223,17 +231,15 @@ def run_camera(
 
     if stop.is_set() and not finished:
         # Graceful stop: keep pending U-turn crossings in the counter state for the resume.
-        store.commit(session, [], checkpoint=(next_frame, tracker.get_state(), pickle.dumps(counter)))
+        store.commit(session, [], checkpoint=(next_frame, tracker.get_state(), counter.get_state()))
     else:
         tail = counter.flush()
         store.commit(
             session,
             tail,
             model_version=detector.model_version,
-            checkpoint=(next_frame, tracker.get_state(), pickle.dumps(counter)),
+            checkpoint=(next_frame, tracker.get_state(), counter.get_state()),
             finished=finished,
         )
-        for e in tail:
-            key = f"{e.line}|{e.class_name}|{e.direction.value}"
-            stats.crossings[key] = stats.crossings.get(key, 0) + 1
+        stats.add(tail)
     return RunResult(session, processed, time.perf_counter() - t0, skip, finished)

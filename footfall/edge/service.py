@@ -12,7 +12,6 @@ import logging
 import logging.handlers
 import multiprocessing as mp
 import os
-import pickle
 import queue
 import signal
 import threading
@@ -38,40 +37,33 @@ class RunOptions:
     stats_interval_s: float = 1.0
 
 
-def build_camera(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event) -> dict[str, Any]:
-    """Construct the collaborators of one camera's frame loop (used by workers and by tests)."""
-    from footfall.edge.counting import CrossingCounter
-    from footfall.edge.detectors import create_detector
-    from footfall.edge.sources import VideoSource
-    from footfall.edge.tracking import create_tracker
+@dataclass(frozen=True)
+class StatsMessage:
+    """A camera worker's latest figures, and where its source is (frame ``index`` of ``total``)."""
 
-    detector = create_detector(cfg.model)
-    tracker = create_tracker(
-        cfg.tracker.resolved_name(),
-        cfg.tracker.params,
-        reid_weights=cfg.tracker.reid_weights,
-        reid_cache_dir=cfg.storage.reid_cache_dir or cfg.storage.db.parent / "reid-cache",
-        threads=cfg.tracker.threads,
-        stitch_max_gap_frames=cfg.tracker.stitch_max_gap_frames,
-    )
-    counter = CrossingCounter(
-        cam.name,
-        {line.name: line.to_line() for line in cam.lines},
-        list(detector.class_names),
-        hysteresis_px=cfg.counting.hysteresis_px,
-        uturn_window_s=cfg.counting.uturn_window_s,
-        forget_after_s=cfg.counting.forget_after_s,
-        anchor=cfg.counting.anchor,
-        entry_backtrack_s=cfg.counting.entry_backtrack_s,
-    )
-    source = VideoSource(
-        cam.source,
-        start_ts=cam.start_time,
-        backoff_initial_s=cfg.watchdog.reconnect_initial_s,
-        backoff_max_s=cfg.watchdog.reconnect_max_s,
-        stop=stop,
-    )
-    return {"detector": detector, "tracker": tracker, "counter": counter, "source": source}
+    camera: str
+    stats: CameraStats
+    index: int
+    total: int
+
+
+@dataclass(frozen=True)
+class FrameMessage:
+    """One annotated live-view frame (JPEG) of a camera."""
+
+    camera: str
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class DoneMessage:
+    """A camera worker finished its run."""
+
+    camera: str
+    result: RunResult
+
+
+WorkerMessage = StatsMessage | FrameMessage | DoneMessage
 
 
 def _camera_worker(
@@ -81,10 +73,11 @@ def _camera_worker(
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(logging.INFO)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    from footfall.edge.build import build_camera
     from footfall.edge.pipeline import run_camera, session_id
     from footfall.edge.store import CountStore
 
-    cfg: EdgeConfig = pickle.loads(cfg_blob)
+    cfg = EdgeConfig.model_validate_json(cfg_blob)
     cam = next(c for c in cfg.cameras if c.name == camera)
     parent = os.getppid()
     stop = threading.Event()
@@ -106,7 +99,7 @@ def _camera_worker(
         now = time.monotonic()
         if now - last[0] >= opts.stats_interval_s:
             last[0] = now
-            messages.put(("stats", camera, stats, index, parts["source"].frame_count))
+            messages.put(StatsMessage(camera, stats, index, parts.source.frame_count))
 
     stats = CameraStats(camera)
     with contextlib.ExitStack() as stack:
@@ -115,7 +108,7 @@ def _camera_worker(
         if cfg.capture.enabled:
             from footfall.edge.capture import CaptureSink
 
-            detector = parts["detector"]
+            detector = parts.detector
             sink = stack.enter_context(
                 CaptureSink(cfg.capture, camera, session, list(detector.class_names), detector.model_version)
             )
@@ -124,8 +117,8 @@ def _camera_worker(
 
         live = LiveRenderer(
             live_evt,
-            lambda jpeg: messages.put(("frame", camera, jpeg)),
-            list(parts["detector"].class_names),
+            lambda jpeg: messages.put(FrameMessage(camera, jpeg)),
+            list(parts.detector.class_names),
             cam.lines,
             stats.crossings,
             cfg.metrics.live_fps,
@@ -136,8 +129,9 @@ def _camera_worker(
                 sink.offer(frame, detections, tracks)
             live.offer(frame, detections, tracks)
 
-        watcher = ModelWatcher(cfg.model, parts["detector"])
+        watcher = ModelWatcher(cfg.model, parts.detector)
         result = run_camera(
+            parts,
             reload_detector=watcher.poll,
             camera=camera,
             store=store,
@@ -148,10 +142,9 @@ def _camera_worker(
             stats=stats,
             on_progress=progress,
             on_tracks=on_tracks,
-            **parts,
         )
-    messages.put(("stats", camera, stats, stats.frames, parts["source"].frame_count))
-    messages.put(("done", camera, result))
+    messages.put(StatsMessage(camera, stats, stats.frames, parts.source.frame_count))
+    messages.put(DoneMessage(camera, result))
     stop.set()
 
 
@@ -216,7 +209,7 @@ class EdgeService:
                 token=access_token(self.cfg.dashboard.token),
             )
             log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, server.server_address[1])
-        blob = pickle.dumps(self.cfg)
+        blob = self.cfg.model_dump_json().encode()
         last_log = time.monotonic()
         sync = self.cfg.capture.sync
         if self.cfg.capture.enabled and sync.url and sync.every_s > 0:
@@ -317,20 +310,19 @@ class EdgeService:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                msg = self._messages.get(timeout=max(0.0, deadline - time.monotonic()))
+                msg: WorkerMessage = self._messages.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return
-            kind, camera = msg[0], msg[1]
-            w = self._workers[camera]
-            if kind == "stats":
-                _, _, stats, index, total = msg
-                with self._lock:
-                    w.stats = stats
-                self._progress(camera, index, total)
-            elif kind == "frame":
-                self.live.put(camera, msg[2])
-            elif kind == "done":
-                w.result = msg[2]
+            w = self._workers[msg.camera]
+            match msg:
+                case StatsMessage():
+                    with self._lock:
+                        w.stats = msg.stats
+                    self._progress(msg.camera, msg.index, msg.total)
+                case FrameMessage():
+                    self.live.put(msg.camera, msg.jpeg)
+                case DoneMessage():
+                    w.result = msg.result
 
     def _progress(self, camera: str, index: int, total: int) -> None:
         if not self.opts.progress or not total:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,12 +22,6 @@ def _as_array(name: str, value: object, dtype: type, shape: tuple[int | None, ..
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     arr.setflags(write=False)
     return arr
-
-
-def _check_rows(owner: str, n: int, **arrays: np.ndarray | None) -> None:
-    for name, arr in arrays.items():
-        if arr is not None and len(arr) != n:
-            raise ValueError(f"{owner}.{name} has {len(arr)} rows but xyxy has {n}")
 
 
 @dataclass(frozen=True)
@@ -135,3 +130,15 @@ class CrossingEvent:
             raise ValueError("CrossingEvent.first_direction must be 'in' or 'out' for a U-turn")
         if self.frame < 0:
             raise ValueError(f"CrossingEvent.frame must be >= 0, got {self.frame}")
+
+
+class CrossingKey(NamedTuple):
+    """What a running crossing count is kept by: line, class and direction."""
+
+    line: str
+    class_name: str
+    direction: Direction
+
+    @classmethod
+    def of(cls, event: CrossingEvent) -> CrossingKey:
+        return cls(event.line, event.class_name, event.direction)

@@ -57,7 +57,6 @@ class SequenceSettings(Section):
     gt: Path = Field(..., description="MOTChallenge ground truth of the video (frame, id, x, y, w, h, flag…).")
     lines: dict[str, list[float]] = Field(..., description="Line name → [x1, y1, x2, y2] in source pixels.")
     max_frames: int | None = Field(None, ge=1, description="Score only the first N frames.")
-    tracker: str = Field("bytetrack", description="Tracker of the edge registry used for scoring.")
 
     @field_validator("lines")
     @classmethod
@@ -74,6 +73,12 @@ class EvalSettings(Section):
         0.4, gt=0, lt=1, description="The threshold the devices run with (precision/recall are reported at it)."
     )
     latency_images: int = Field(20, ge=1, le=1000, description="Images timed for the CPU latency figure.")
+    device_config: Path | None = Field(
+        None,
+        description="The edge configuration the stores run: the sequences are counted with its tracker, "
+        "counting and detector settings (its model.input_size and model.conf_threshold must equal the two "
+        "above). Required with sequences.",
+    )
     baseline_class_map: dict[str, str] | None = Field(
         None,
         description="For a baseline model without the product classes (the COCO checkpoint): model class → "
@@ -82,6 +87,15 @@ class EvalSettings(Section):
     sequences: list[SequenceSettings] = Field(
         default_factory=list, description="Labelled videos for tracking (MOTA, IDF1) and count accuracy."
     )
+
+    @model_validator(mode="after")
+    def _device(self) -> EvalSettings:
+        if self.sequences and self.device_config is None:
+            raise ValueError(
+                "sequences are counted as the stores count them: set evaluation.device_config to the edge "
+                "configuration the devices run (e.g. ../configs/sample.yaml)"
+            )
+        return self
 
 
 class GateSettings(Section):
@@ -156,12 +170,15 @@ def resolve_paths(cfg: RetrainConfig, base: Path) -> RetrainConfig:
         update={"hyp": res(cfg.train.hyp), "python": res(cfg.train.python) if cfg.train.python else None}
     )
     sequences = [s.model_copy(update={"video": res(s.video), "gt": res(s.gt)}) for s in cfg.evaluation.sequences]
+    device = cfg.evaluation.device_config
     return cfg.model_copy(
         update={
             "registry": registry,
             "base_weights": res(cfg.base_weights),
             "work_dir": res(cfg.work_dir),
             "train": train,
-            "evaluation": cfg.evaluation.model_copy(update={"sequences": sequences}),
+            "evaluation": cfg.evaluation.model_copy(
+                update={"sequences": sequences, "device_config": res(device) if device else None}
+            ),
         }
     )

@@ -16,9 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from footfall.common.geometry import Line, Point
+from footfall.common.config import ConfigError
+from footfall.common.lines import LineConfig
 from footfall.common.yolo import read_labels
-from footfall.edge.config import ModelConfig
+from footfall.edge.config import EdgeConfig, ModelConfig, load_config
 from footfall.edge.detectors import create_detector
 from footfall.labeling.datasets import SPLITS, scan
 from footfall.retrain.config import EvalSettings
@@ -103,21 +104,38 @@ def multi_label(dets: Any, num_classes: int, floor: float = 0.001) -> tuple[np.n
     return dets.xyxy[box_idx], scores[box_idx, cls_idx], cls_idx
 
 
+def device_config(settings: EvalSettings) -> EdgeConfig:
+    """The edge configuration the stores run (``evaluation.device_config``), checked against ``settings``."""
+    assert settings.device_config is not None  # EvalSettings requires it with sequences
+    device = load_config(settings.device_config)
+    for key in ("input_size", "conf_threshold"):
+        if getattr(device.model, key) != getattr(settings, key):
+            raise ConfigError(
+                str(settings.device_config),
+                [
+                    f"model.{key} = {getattr(device.model, key)} but retrain.evaluation.{key} = "
+                    f"{getattr(settings, key)}: the gate must judge what the devices run. Fix: make them equal"
+                ],
+            )
+    return device
+
+
 def sequence_scores(
     onnx: Path, names: list[str], settings: EvalSettings, class_map: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Tracking and counting on each labelled video of ``settings.sequences``."""
-    from footfall.edge.evaluation import evaluate_sequence
-    from footfall.edge.tracking import create_tracker
+    """Tracking and counting on each labelled video of ``settings.sequences``, counted by the chain a
+    device builds from ``settings.device_config`` with this model."""
+    from footfall.edge.evaluation import evaluate_sequence, sequence_config
 
+    device = device_config(settings) if settings.sequences else None
     out = {}
     for seq in settings.sequences:
-        detector = _detector(onnx, names, settings, class_map, conf=settings.conf_threshold)
-        tracker = create_tracker(seq.tracker, stitch_max_gap_frames=50)
-        lines = {name: Line(Point(c[0], c[1]), Point(c[2], c[3])) for name, c in seq.lines.items()}
-        out[seq.name] = evaluate_sequence(
-            detector, tracker, seq.video, seq.gt, lines, max_frames=seq.max_frames, hysteresis_px=3.0
+        assert device is not None
+        lines = [LineConfig(name=name, points=((c[0], c[1]), (c[2], c[3]))) for name, c in seq.lines.items()]
+        cfg = sequence_config(
+            device, seq.name, seq.video, lines, path=onnx, classes=names, class_map=class_map, sha256=None
         )
+        out[seq.name] = evaluate_sequence(cfg, seq.gt, max_frames=seq.max_frames)
     return out
 
 

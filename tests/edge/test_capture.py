@@ -14,6 +14,7 @@ import pytest
 
 from footfall.common.geometry import Line, Point
 from footfall.common.mot import load_mot
+from footfall.edge.build import CameraPipeline
 from footfall.edge.capture import CaptureSink, SamplingPolicy, Spool, blur_heads
 from footfall.edge.config import CaptureConfig, ModelConfig
 from footfall.edge.counting import CrossingCounter
@@ -37,11 +38,8 @@ def capture_run(video: Path, spool_dir: Path, model: Path, **overrides: object) 
     counter = CrossingCounter("plaza", {"x240": Line(Point(240, 0), Point(240, 360))}, ["person"])
     with CountStore(spool_dir.parent / "c.db") as store, CaptureSink(cfg, "plaza", "s1", ["person"], "test") as sink:
         run_camera(
+            CameraPipeline(detector, tracker, counter, VideoSource(str(video), start_ts=1.7e9)),
             camera="plaza",
-            source=VideoSource(str(video), start_ts=1.7e9),
-            detector=detector,
-            tracker=tracker,
-            counter=counter,
             store=store,
             session="s1",
             on_tracks=sink.offer,

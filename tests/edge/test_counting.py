@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from footfall.common.geometry import Line, Point
-from footfall.edge.counting import CrossingCounter
+from footfall.edge.counting import CounterStateError, CrossingCounter
 from footfall.edge.types import Direction
 from tests.helpers import detections, person_box, tracks
 
@@ -236,3 +236,61 @@ def test_entry_backtrack_needs_the_picture_size() -> None:
         items = [(9, 300.0, 100.0)] + ([(7, 110 + (f - 3) * 5, 200.0)] if f >= 3 else [])
         events += counter.update(tracks(*items), f / FPS, f)
     assert events == []
+
+
+# -- saved state ----------------------------------------------------------------------------------
+
+
+def _scene(f: int) -> list[tuple[int, float, float]]:
+    """Three people: one walks in, one turns back on the line, one appears past it (an occlusion entry)."""
+    items = [(1, 60.0 + 4 * f, 200.0), (2, 90.0 + (3 * f if f < 8 else 24 - 3 * (f - 8)), 250.0)]
+    if f >= 5:
+        items.append((3, 110.0 + 5 * (f - 5), 150.0))
+    return items
+
+
+@pytest.mark.parametrize("resume_at", [3, 7, 12, 20])
+def test_a_counter_resumed_from_its_saved_state_counts_as_one_that_ran_through(resume_at: int) -> None:
+    """The state is JSON (no pickle); a counter restored from it at any frame reports the same events."""
+
+    def counter() -> CrossingCounter:
+        return CrossingCounter(
+            "cam", {"door": VERTICAL}, ["female_adult", "male_adult"], uturn_window_s=1.0, entry_backtrack_s=1.5
+        )
+
+    def step(c: CrossingCounter, f: int) -> list:
+        return c.update(tracks(*_scene(f)), f / FPS, f, frame_hw=HW)
+
+    whole, events = counter(), []
+    for f in range(30):
+        events += step(whole, f)
+    events += whole.flush()
+
+    first, resumed_events = counter(), []
+    for f in range(resume_at):
+        resumed_events += step(first, f)
+    state = first.get_state()
+    assert state.startswith(b"{")
+    second = counter()
+    second.set_state(state)
+    for f in range(resume_at, 30):
+        resumed_events += step(second, f)
+    resumed_events += second.flush()
+    assert resumed_events == events and len(events) >= 2
+    assert second.counts == whole.counts
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param(__import__("pickle").dumps({"an": "old checkpoint"}), id="a pickle of an older version"),
+        pytest.param(b'{"version": 99}', id="a future version"),
+        pytest.param(b'{"version": 1, "tracks": {}}', id="incomplete"),
+        pytest.param(b"\xff\xfe", id="not text"),
+    ],
+)
+def test_a_state_it_cannot_read_is_refused_not_unpickled(state: bytes) -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"])
+    with pytest.raises(CounterStateError, match="not a counter state"):
+        counter.set_state(state)
+    assert counter.tracked == 0

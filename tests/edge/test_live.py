@@ -9,7 +9,7 @@ import numpy as np
 from footfall.common.lines import LineConfig
 from footfall.edge.live import LiveHub, LiveRenderer, draw_overlay
 from footfall.edge.sources import Frame
-from footfall.edge.types import Detections, Tracks
+from footfall.edge.types import CrossingKey, Detections, Direction, Tracks
 
 
 def tracks() -> Tracks:
@@ -24,7 +24,13 @@ def tracks() -> Tracks:
 def test_overlay_draws_boxes_lines_and_leaves_the_source_untouched() -> None:
     image = np.zeros((200, 300, 3), np.uint8)
     line = LineConfig(name="door", points=((150, 0), (150, 200)))
-    out = draw_overlay(image, tracks(), ["person"], [line], {"door|person|in": 3, "door|person|out": 1})
+    out = draw_overlay(
+        image,
+        tracks(),
+        ["person"],
+        [line],
+        {CrossingKey("door", "person", Direction.IN): 3, CrossingKey("door", "person", Direction.OUT): 1},
+    )
     assert not image.any()  # a copy is drawn on
     assert (out[100:190, 149:152] == (0, 255, 255)).all(axis=2).mean() > 0.9  # the line, yellow
     assert out[60, 10].any() and out[60, 30].sum() == 0  # the box edge, not its inside

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from footfall.common.geometry import Line, Point
+from footfall.edge.build import CameraPipeline
 from footfall.edge.config import ModelConfig
 from footfall.edge.counting import CrossingCounter
 from footfall.edge.detectors import ModelFileError, create_detector
@@ -79,11 +80,13 @@ def test_swap_mid_run_loses_no_count(device: tuple[Registry, Path], short_clip: 
 
         with CountStore(tmp_path / db) as store:
             run_camera(
+                CameraPipeline(
+                    detector,
+                    create_tracker("bytetrack"),
+                    CrossingCounter("c", lines, ["person"]),
+                    VideoSource(str(short_clip), start_ts=0.0),
+                ),
                 camera="c",
-                source=VideoSource(str(short_clip), start_ts=0.0),
-                detector=detector,
-                tracker=create_tracker("bytetrack"),
-                counter=CrossingCounter("c", lines, ["person"]),
                 store=store,
                 session="s",
                 reload_detector=reload,

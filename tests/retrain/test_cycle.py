@@ -14,12 +14,13 @@ import cv2
 import pytest
 import yaml
 
+from footfall.edge.config import load_config
 from footfall.edge.detectors.onnx import OnnxDetector
 from footfall.labeling.datasets import DatasetRef, DatasetStore
 from footfall.labeling.mot_import import yolo_from_mot
 from footfall.registry.core import Ref, Registry
 from footfall.registry.storage import open_storage
-from tests.conftest import DATA, PETS_GT, VTEST, footfall_cmd
+from tests.conftest import DATA, PETS_GT, ROOT, VTEST, footfall_cmd
 
 PETS = DATA / "yolo" / "pets09_s2l1_person"
 YOLOV5N = DATA / "weights" / "yolov5n.pt"
@@ -114,6 +115,15 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
     assert len(lineage["hyp"]["sha256"]) == 64 and lineage["training"]["seeded_from"] == {"person": "person"}
 
 
+def device_config(tmp_path: Path, input_size: int) -> Path:
+    """The sample device configuration at the gate's input size: the gate counts as this device does."""
+    data = load_config(ROOT / "configs" / "sample.yaml").model_dump(mode="json")
+    data["model"]["input_size"] = input_size
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tmp_path: Path) -> None:
     cfg = config(
         tmp_path,
@@ -124,6 +134,7 @@ def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tm
             "input_size": BETTER_IMGSZ,
             "conf_threshold": 0.4,
             "latency_images": 5,
+            "device_config": str(device_config(tmp_path, BETTER_IMGSZ)),
             "sequences": [
                 {
                     "name": "pets",
