@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from footfall.common.yolo_dataset import describe  # noqa: E402
 from footfall.edge.detectors.export import export_onnx  # noqa: E402
-from footfall.labeling.datasets import describe  # noqa: E402
 from footfall.retrain.config import EvalSettings, TrainSettings  # noqa: E402
 from footfall.retrain.evaluate import detection_scores  # noqa: E402
 from footfall.retrain.trainer import run_training  # noqa: E402
@@ -62,7 +62,7 @@ def main() -> None:
         rows[label]["latency_ms_cpu"] = latency
     result = {
         "heldout": "pets09_s2l1_person val split (39 images, 271 boxes)",
-        "heldout_fingerprint": manifest["fingerprint"],
+        "heldout_fingerprint": manifest.fingerprint,
         "epochs": args.epochs,
         "imgsz": args.imgsz,
         "train_seconds": round(train_s, 1),

@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from footfall.registry.core import Ref, Registry  # noqa: E402
+from footfall.registry.artefacts import Ref  # noqa: E402
+from footfall.registry.core import Registry  # noqa: E402
 from footfall.registry.storage import open_storage  # noqa: E402
 from tests.s3_server import create_bucket, s3_server, set_s3_env  # noqa: E402
 

@@ -10,8 +10,7 @@ import click
 from footfall.dashboard.cli import serve
 from footfall.edge.cli import edge
 from footfall.harvest.cli import harvest, labeling
-from footfall.labeling.cli import dataset
-from footfall.registry.cli import registry
+from footfall.registry.cli import dataset, registry
 from footfall.retrain.cli import retrain, scheduler
 
 

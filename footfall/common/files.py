@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def sha256_file(path: Path) -> str:
@@ -31,3 +33,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One stored file of a version or dataset: its checksum and size."""
+
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileEntry:
+        return cls(sha256_file(path), Path(path).stat().st_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}

@@ -115,8 +115,8 @@ def setup(config_path: Path, update: bool) -> None:
 @click.option("--block-s", type=float, default=3600, show_default=True, help="Time block kept on one side.")
 def export(config_path: Path, dataset: str, registry_url: str, val_share: float, block_s: float) -> None:
     """Export finished annotations to a new immutable YOLO dataset version."""
-    from footfall.labeling.datasets import DatasetStore
     from footfall.labeling.export import export_project
+    from footfall.registry.datasets import DatasetStore
     from footfall.registry.storage import open_storage
 
     cfg = _config(config_path)
@@ -135,5 +135,5 @@ def export(config_path: Path, dataset: str, registry_url: str, val_share: float,
         )
     except (StudioUnavailable, LabelMismatch, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{manifest['name']}:{manifest['version']} fingerprint {manifest['fingerprint']}")
-    click.echo(json.dumps(manifest["splits"], indent=1))
+    click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
+    click.echo(json.dumps(manifest.splits, indent=1))

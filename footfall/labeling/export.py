@@ -20,8 +20,8 @@ import yaml
 
 from footfall.common.yolo import write_labels
 from footfall.labeling.contract import boxes_of, final_annotation
-from footfall.labeling.datasets import DatasetStore
 from footfall.labeling.studio import Studio
+from footfall.registry.datasets import DatasetManifest, DatasetStore
 
 
 def split_of(store: str, camera: str, ts: float, *, block_s: float = 3600, val_share: float = 0.2) -> str:
@@ -90,7 +90,7 @@ def export_project(
     *,
     block_s: float = 3600,
     val_share: float = 0.2,
-) -> dict[str, Any]:
+) -> DatasetManifest:
     """Export ``project``'s finished annotations as the next version of dataset ``name``."""
     with tempfile.TemporaryDirectory(prefix="footfall-export-") as tmp:
         folder = Path(tmp) / "dataset"

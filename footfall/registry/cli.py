@@ -1,4 +1,5 @@
-"""``footfall registry …``: publish, list, show, promote, rollback, fetch, history, diff."""
+"""``footfall registry …`` (publish, list, show, promote, rollback, fetch, history, diff) and ``footfall dataset …``
+(publish, list, show, fetch): the versioned models and datasets of one registry storage."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 import click
 
-from footfall.registry.core import Ref, Registry, RegistryError, generate_keypair
+from footfall.common.yolo import DatasetError
+from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.core import Registry, generate_keypair
+from footfall.registry.datasets import DatasetStore
 from footfall.registry.storage import open_storage
 
 
@@ -96,7 +100,7 @@ def publish(
     meta = json.loads(metadata.read_text()) if metadata else {}
     meta.setdefault("code_revision", os.environ.get("FOOTFALL_CODE_REVISION"))
     result = _run(lambda: obj.reg.publish(name, parsed, meta, sign_key=sign_key))
-    click.echo(json.dumps(result, indent=1) if as_json else f"published {name}:{result['version']}")
+    click.echo(json.dumps(result.to_dict(), indent=1) if as_json else f"published {result.ref}")
 
 
 @registry.command("list")
@@ -133,19 +137,20 @@ def show(obj: _Ctx, ref: str, as_json: bool) -> None:
     """Metadata of NAME, NAME@ALIAS or NAME:VERSION."""
     r = Ref.parse(ref)
     meta = _run(lambda: obj.reg.metadata(r.name, obj.reg.resolve(r)))
-    aliases = [a for a, v in obj.reg.aliases(r.name).items() if v == meta["version"]]
+    aliases = [a for a, v in obj.reg.aliases(r.name).items() if v == meta.version]
+    doc = meta.to_dict()
     if as_json:
-        click.echo(json.dumps({**meta, "aliases": aliases}, indent=1))
+        click.echo(json.dumps({**doc, "aliases": aliases}, indent=1))
         return
-    click.echo(f"{meta['name']}:{meta['version']}  aliases: {', '.join(aliases) or '-'}")
-    click.echo(f"  created {_when(meta['created_at'])} by {meta['creator']}, status {meta.get('status')}")
+    click.echo(f"{meta.ref}  aliases: {', '.join(aliases) or '-'}")
+    click.echo(f"  created {_when(meta.created_at)} by {meta.creator}, status {meta.status}")
     for key in ("class_names", "input_size", "dataset_fingerprint", "parent_version", "code_revision"):
-        if meta.get(key) is not None:
-            click.echo(f"  {key}: {meta[key]}")
-    click.echo(f"  metrics: {_fmt_metrics(meta.get('metrics'))}")
-    for label, info in meta["files"].items():
-        click.echo(f"  {label}: {info['size']} bytes sha256 {info['sha256']}")
-    click.echo(f"  signed: {'yes' if 'signature' in meta else 'no'}")
+        if doc.get(key) is not None:
+            click.echo(f"  {key}: {doc[key]}")
+    click.echo(f"  metrics: {_fmt_metrics(meta.metrics)}")
+    for label, info in meta.files.items():
+        click.echo(f"  {label}: {info.size} bytes sha256 {info.sha256}")
+    click.echo(f"  signed: {'yes' if meta.signature else 'no'}")
 
 
 @registry.command()
@@ -212,8 +217,9 @@ def diff(obj: _Ctx, a: str, b: str, as_json: bool) -> None:
     ra, rb = Ref.parse(a), Ref.parse(b)
     ma = _run(lambda: obj.reg.metadata(ra.name, obj.reg.resolve(ra)))
     mb = _run(lambda: obj.reg.metadata(rb.name, obj.reg.resolve(rb)))
-    keys = sorted(set(ma.get("metrics") or {}) | set(mb.get("metrics") or {}))
-    rows = [{"metric": k, a: (ma.get("metrics") or {}).get(k), b: (mb.get("metrics") or {}).get(k)} for k in keys]
+    metrics_a, metrics_b = ma.metrics or {}, mb.metrics or {}
+    keys = sorted(set(metrics_a) | set(metrics_b))
+    rows = [{"metric": k, a: metrics_a.get(k), b: metrics_b.get(k)} for k in keys]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -229,3 +235,81 @@ def keygen(private: Path, public: Path) -> None:
     """Create an Ed25519 key pair for signing checksum manifests."""
     generate_keypair(private, public)
     click.echo(f"wrote {private} (keep secret) and {public} (for devices)")
+
+
+# -- datasets -----------------------------------------------------------------------------------
+
+
+@click.group()
+@click.option(
+    "--url",
+    envvar="FOOTFALL_REGISTRY",
+    default="file://./registry",
+    show_default=True,
+    help="file://PATH or s3://BUCKET/PREFIX, the same storage as the model registry.",
+)
+@click.pass_context
+def dataset(ctx: click.Context, url: str) -> None:
+    """Immutable, checksummed, fingerprinted YOLO dataset versions."""
+    ctx.obj = url
+
+
+def _store(ctx: click.Context) -> DatasetStore:
+    return DatasetStore(open_storage(ctx.obj))
+
+
+@dataset.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Dataset name, e.g. pets-person.")
+@click.option("--source", "sources", multiple=True, help="KEY=VALUE recorded in the manifest (store, camera, …).")
+@click.pass_context
+def dataset_publish(ctx: click.Context, folder: Path, name: str, sources: tuple[str, ...]) -> None:
+    """Check FOLDER (YOLO layout) and store it as the next version of NAME; print the manifest summary."""
+    try:
+        meta = dict(s.split("=", 1) for s in sources)
+    except ValueError:
+        raise click.BadParameter("use KEY=VALUE", param_hint="--source") from None
+    try:
+        manifest = _store(ctx).publish(name, folder, sources=meta)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
+    click.echo(json.dumps(manifest.splits, indent=1))
+
+
+@dataset.command("list")
+@click.argument("name")
+@click.pass_context
+def dataset_list(ctx: click.Context, name: str) -> None:
+    """Versions of NAME with their fingerprints and sizes."""
+    store = _store(ctx)
+    for version in store.versions(name):
+        m = store.manifest(Ref(name, version=version))
+        sizes = ", ".join(f"{s}: {v['images']} images / {v['boxes']} boxes" for s, v in m.splits.items())
+        click.echo(f"{m.ref}  {m.fingerprint[:16]}  {sizes}")
+
+
+@dataset.command("show")
+@click.argument("ref")
+@click.pass_context
+def dataset_show(ctx: click.Context, ref: str) -> None:
+    """The manifest of NAME:VERSION (without the file list)."""
+    try:
+        m = _store(ctx).manifest(Ref.parse(ref))
+    except (DatasetError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    doc = m.to_dict()
+    click.echo(json.dumps({k: v for k, v in doc.items() if k != "files"} | {"files": len(m.files)}, indent=1))
+
+
+@dataset.command("fetch")
+@click.argument("ref")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.pass_context
+def dataset_fetch(ctx: click.Context, ref: str, dest: Path) -> None:
+    """Place NAME:VERSION under DEST/NAME/vN after verifying every checksum; print the folder."""
+    try:
+        folder, _ = _store(ctx).fetch(Ref.parse(ref), dest)
+    except (DatasetError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(folder))

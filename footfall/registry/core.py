@@ -16,28 +16,26 @@ import getpass
 import json
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from footfall.common.files import sha256_file
+from footfall.common.files import FileEntry
+from footfall.registry.artefacts import (
+    IntegrityError,
+    Ref,
+    RegistryError,
+    files_from_dict,
+    folder_matches,
+    place_verified,
+)
 from footfall.registry.storage import NotFound, PreconditionFailed, Storage, claim_number
 
 RESERVED = re.compile(r"^(latest|v\d+)$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-
-
-class RegistryError(RuntimeError):
-    pass
-
-
-class IntegrityError(RegistryError):
-    """An artefact whose bytes do not match the checksum recorded at publish time."""
 
 
 class AliasConflict(RegistryError):
@@ -45,19 +43,79 @@ class AliasConflict(RegistryError):
 
 
 @dataclass(frozen=True)
-class Ref:
-    """``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``."""
+class ModelVersion:
+    """The metadata of one immutable model version (``metadata.json``).
+
+    The known keys are fields; anything else a publisher recorded (metrics of the gate, lineage, the
+    baseline it was compared with) stays in ``extra`` and is written back unchanged.
+    """
 
     name: str
-    alias: str | None = None
-    version: int | None = None
+    version: int
+    files: dict[str, FileEntry]
+    created_at: float
+    creator: str
+    status: str = "ready"
+    signature: str | None = None
+    class_names: list[str] | None = None
+    parent_version: int | None = None
+    dataset_fingerprint: str | None = None
+    metrics: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KNOWN = (
+        "name",
+        "version",
+        "files",
+        "created_at",
+        "creator",
+        "status",
+        "signature",
+        "class_names",
+        "parent_version",
+        "dataset_fingerprint",
+        "metrics",
+    )
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
 
     @classmethod
-    def parse(cls, text: str) -> Ref:
-        m = re.fullmatch(r"([^@:]+)(?:@([^@:]+)|:v?(\d+))?", text)
-        if not m:
-            raise RegistryError(f"{text!r}: expected NAME, NAME@ALIAS or NAME:VERSION")
-        return cls(m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None)
+    def from_dict(cls, doc: dict[str, Any]) -> ModelVersion:
+        """Read ``metadata.json``; every artefact name must be a plain file name."""
+        try:
+            return cls(
+                name=str(doc["name"]),
+                version=int(doc["version"]),
+                files=files_from_dict(doc["files"], nested=False),
+                created_at=float(doc.get("created_at") or 0.0),
+                creator=str(doc.get("creator") or ""),
+                status=str(doc.get("status") or "ready"),
+                signature=doc.get("signature"),
+                class_names=doc.get("class_names"),
+                parent_version=doc.get("parent_version"),
+                dataset_fingerprint=doc.get("dataset_fingerprint"),
+                metrics=doc.get("metrics"),
+                extra={k: v for k, v in doc.items() if k not in cls._KNOWN},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"metadata of {doc.get('name')}:{doc.get('version')} is malformed: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {**self.extra}
+        for key in self._KNOWN:
+            value = getattr(self, key)
+            if key == "files":
+                value = {k: f.to_dict() for k, f in value.items()}
+            if value is not None:
+                doc[key] = value
+        return doc
+
+    def signed_bytes(self) -> bytes:
+        """The signed part of a version: name, number and every artefact's checksum."""
+        files = {k: f.sha256 for k, f in sorted(self.files.items())}
+        return json.dumps({"name": self.name, "version": self.version, "files": files}, sort_keys=True).encode()
 
 
 def _actor() -> str:
@@ -66,12 +124,6 @@ def _actor() -> str:
     except Exception:  # no passwd entry in some containers
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}"
-
-
-def manifest_bytes(meta: dict[str, Any]) -> bytes:
-    """The signed part of a version: name, number and every artefact's checksum."""
-    files = {k: v["sha256"] for k, v in sorted(meta["files"].items())}
-    return json.dumps({"name": meta["name"], "version": meta["version"], "files": files}, sort_keys=True).encode()
 
 
 class Registry:
@@ -103,7 +155,7 @@ class Registry:
         metadata: dict[str, Any] | None = None,
         *,
         sign_key: Path | None = None,
-    ) -> dict[str, Any]:
+    ) -> ModelVersion:
         """Upload artefacts, then make a new immutable version visible; return its metadata."""
         if not NAME.match(name):
             raise RegistryError(f"model name {name!r}: use lower-case letters, digits, _ . - (max 63)")
@@ -121,21 +173,27 @@ class Registry:
         )
         checksums = {}
         for label, path in sorted(files.items()):
-            checksums[label] = {"sha256": sha256_file(Path(path)), "size": Path(path).stat().st_size}
+            checksums[label] = FileEntry.of(Path(path))
             self.storage.upload(f"{self._vdir(name, version)}/artefacts/{label}", Path(path))
-        meta = {
-            **(metadata or {}),
-            "name": name,
-            "version": version,
-            "files": checksums,
-            "created_at": time.time(),
-            "creator": (metadata or {}).get("creator") or _actor(),
-            "status": (metadata or {}).get("status", "ready"),
-        }
+        given = dict(metadata or {})
+        meta = ModelVersion.from_dict(
+            {
+                **given,
+                "name": name,
+                "version": version,
+                "files": {k: f.to_dict() for k, f in checksums.items()},
+                "created_at": time.time(),
+                "creator": given.get("creator") or _actor(),
+                "status": given.get("status", "ready"),
+                "signature": None,
+            }
+        )
         if sign_key is not None:
-            meta["signature"] = _sign(sign_key, manifest_bytes(meta))
+            meta = replace(meta, signature=_sign(sign_key, meta.signed_bytes()))
         self.storage.put(
-            f"{self._vdir(name, version)}/metadata.json", json.dumps(meta, indent=1).encode(), if_none_match=True
+            f"{self._vdir(name, version)}/metadata.json",
+            json.dumps(meta.to_dict(), indent=1).encode(),
+            if_none_match=True,
         )
         self._add_to_index(name, meta)
         self._history(name, {"event": "publish", "version": version})
@@ -147,14 +205,14 @@ class Registry:
         except NotFound:
             return {"name": name, "versions": []}, None
 
-    def _add_to_index(self, name: str, meta: dict[str, Any]) -> None:
+    def _add_to_index(self, name: str, meta: ModelVersion) -> None:
         row = {
-            k: meta.get(k)
+            k: getattr(meta, k)
             for k in ("version", "created_at", "creator", "status", "metrics", "parent_version", "dataset_fingerprint")
         }
         for _ in range(100):
             index, etag = self._index(name)
-            if any(v["version"] == meta["version"] for v in index["versions"]):
+            if any(v["version"] == meta.version for v in index["versions"]):
                 return
             index["versions"] = sorted([*index["versions"], row], key=lambda v: v["version"])
             try:
@@ -174,11 +232,14 @@ class Registry:
         """Summary rows of every version, from the index alone (one read, however many versions)."""
         return self._index(name)[0]["versions"]
 
-    def metadata(self, name: str, version: int) -> dict[str, Any]:
+    def metadata(self, name: str, version: int) -> ModelVersion:
         try:
-            return self._json(f"{self._vdir(name, version)}/metadata.json")[0]
+            meta = ModelVersion.from_dict(self._json(f"{self._vdir(name, version)}/metadata.json")[0])
         except NotFound:
             raise RegistryError(f"{name}:{version} does not exist (or is still being published)") from None
+        if (meta.name, meta.version) != (name, version):
+            raise IntegrityError(f"{name}:{version}: its metadata says {meta.ref}; refusing it")
+        return meta
 
     def aliases(self, name: str) -> dict[str, int]:
         out = {}
@@ -267,39 +328,22 @@ class Registry:
         version = self.resolve(ref)
         meta = self.metadata(ref.name, version)
         if verify_key is not None:
-            if "signature" not in meta:
-                raise IntegrityError(f"{ref.name}:{version} is not signed, but a verify key was given")
-            _verify(verify_key, manifest_bytes(meta), meta["signature"])
+            if meta.signature is None:
+                raise IntegrityError(f"{meta.ref} is not signed, but a verify key was given")
+            _verify(verify_key, meta.signed_bytes(), meta.signature)
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / f"v{version}"
-        if final.is_dir() and _matches(final, meta):
-            _switch_current(dest, final.name)
-            return final
-        tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".v{version}-"))
-        try:
-            for label, info in meta["files"].items():
-                target = tmp / label
-                with open(target, "wb") as fh:
-                    self.storage.download(f"{self._vdir(ref.name, version)}/artefacts/{label}", fh)
-                actual = sha256_file(target)
-                if actual != info["sha256"]:
-                    raise IntegrityError(
-                        f"{ref.name}:{version} artefact {label}: sha256 {actual} does not match the published "
-                        f"{info['sha256']}; refusing it (nothing at {dest} was changed)"
-                    )
-            (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
-            if final.exists():
-                shutil.rmtree(final)  # a partial or tampered earlier copy of the same version
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if not (final.is_dir() and folder_matches(final, meta.files)):
+            place_verified(
+                self.storage,
+                lambda label: f"{self._vdir(ref.name, version)}/artefacts/{label}",
+                meta.files,
+                final,
+                what=meta.ref,
+                extra={"metadata.json": json.dumps(meta.to_dict(), indent=1).encode()},
+            )
         _switch_current(dest, final.name)
         return final
-
-
-def _matches(folder: Path, meta: dict[str, Any]) -> bool:
-    return all((folder / k).is_file() and sha256_file(folder / k) == v["sha256"] for k, v in meta["files"].items())
 
 
 def _switch_current(dest: Path, target: str) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from footfall.common.config import ConfigError
-from footfall.labeling.datasets import DatasetError, DatasetRef, DatasetStore
-from footfall.registry.core import RegistryError
+from footfall.common.yolo import DatasetError
+from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.datasets import DatasetStore
 from footfall.registry.storage import open_storage
 from footfall.retrain.config import RetrainConfig, load_retrain_config
 
@@ -87,9 +88,9 @@ def evaluate_cmd(config_path: Path, model: Path, class_map: str | None) -> None:
     cfg = _load(config_path, {})
     try:
         folder, manifest = DatasetStore(open_storage(cfg.registry)).fetch(
-            DatasetRef.parse(cfg.heldout), cfg.work_dir / "datasets"
+            Ref.parse(cfg.heldout), cfg.work_dir / "datasets"
         )
-    except DatasetError as exc:
+    except (DatasetError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     if model.suffix == ".pt":
         from footfall.edge.detectors.export import export_onnx

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from footfall.common.classes import PRODUCT_CLASSES
 from footfall.common.config import Section, load_section, resolve_file_url, resolve_path
-from footfall.labeling.datasets import DatasetError, DatasetRef
+from footfall.registry.artefacts import Ref, RegistryError
 
 PACKAGED_HYP = Path(__file__).parent / "hyp" / "finetune-v1.yaml"
 
@@ -142,11 +142,13 @@ class RetrainConfig(Section):
     @model_validator(mode="after")
     def _refs(self) -> RetrainConfig:
         try:
-            for ref in self.train_datasets:
-                DatasetRef.parse(ref)
-            held = DatasetRef.parse(self.heldout)
-        except DatasetError as exc:
+            refs = [Ref.parse(ref) for ref in self.train_datasets]
+            held = Ref.parse(self.heldout)
+        except RegistryError as exc:
             raise ValueError(str(exc)) from None
+        aliased = [str(r) for r in [*refs, held] if r.alias is not None]
+        if aliased:
+            raise ValueError(f"{aliased}: datasets have no aliases; name them NAME or NAME:N")
         if held.version is None:
             raise ValueError(f"heldout {self.heldout!r} must name a version (NAME:N): evaluation never uses 'latest'")
         if len(set(self.classes)) != len(self.classes):

@@ -21,8 +21,10 @@ from typing import Any
 import yaml
 
 from footfall.common.files import sha256_file
-from footfall.labeling.datasets import DatasetRef, DatasetStore, merge
-from footfall.registry.core import Ref, Registry, RegistryError
+from footfall.common.yolo_dataset import merge
+from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.core import Registry
+from footfall.registry.datasets import DatasetManifest, DatasetStore
 from footfall.registry.storage import open_storage
 from footfall.retrain.config import RetrainConfig
 from footfall.retrain.evaluate import evaluate_model, heldout_items
@@ -63,28 +65,26 @@ class Cycle:
         self.on_train_line = on_train_line
 
     # -- stages -----------------------------------------------------------------------------------
-    def fetch_datasets(self) -> tuple[list[tuple[Path, dict[str, Any]]], tuple[Path, dict[str, Any]]]:
+    def fetch_datasets(self) -> tuple[list[tuple[Path, DatasetManifest]], tuple[Path, DatasetManifest]]:
         cache = self.cfg.work_dir / "datasets"
-        train = [self.datasets.fetch(DatasetRef.parse(ref), cache) for ref in self.cfg.train_datasets]
-        heldout = self.datasets.fetch(DatasetRef.parse(self.cfg.heldout), cache)
+        train = [self.datasets.fetch(Ref.parse(ref), cache) for ref in self.cfg.train_datasets]
+        heldout = self.datasets.fetch(Ref.parse(self.cfg.heldout), cache)
         pinned = self.cfg.heldout_fingerprint
-        if pinned and heldout[1]["fingerprint"] != pinned:
+        if pinned and heldout[1].fingerprint != pinned:
             raise CycleError(
-                f"held-out {self.cfg.heldout} has fingerprint {heldout[1]['fingerprint']}, not the pinned {pinned}. "
+                f"held-out {self.cfg.heldout} has fingerprint {heldout[1].fingerprint}, not the pinned {pinned}. "
                 "Fix: point retrain.heldout at the pinned version, or update retrain.heldout_fingerprint on purpose"
             )
         scored = {
-            heldout[1]["files"][str(item.image.relative_to(heldout[0]))]["sha256"] for item in heldout_items(heldout[0])
+            heldout[1].files[str(item.image.relative_to(heldout[0]))].sha256 for item in heldout_items(heldout[0])
         }
         for _, manifest in train:
             leaked = [
-                rel
-                for rel, info in manifest["files"].items()
-                if rel.startswith("images/train/") and info["sha256"] in scored
+                rel for rel, info in manifest.files.items() if rel.startswith("images/train/") and info.sha256 in scored
             ]
             if leaked:
                 raise CycleError(
-                    f"{len(leaked)} training images of {manifest['name']}:{manifest['version']} are in the held-out "
+                    f"{len(leaked)} training images of {manifest.ref} are in the held-out "
                     f"set {self.cfg.heldout} (e.g. {leaked[0]}); the comparison would be meaningless"
                 )
         return train, heldout
@@ -128,12 +128,12 @@ class Cycle:
             "class_map": None,
         }
 
-    def build_training_set(self, train: list[tuple[Path, dict[str, Any]]]) -> Path:
+    def build_training_set(self, train: list[tuple[Path, DatasetManifest]]) -> Path:
         """Merged YOLO folder and its data.yaml; val = the datasets' val splits, else the training images
         (yolov5 7.0.14 cannot train more than one epoch with --noval: its logging reads an unset variable)."""
         data = self.dir / "data"
-        merged = merge(train, data, self.cfg.classes, splits=("train", "val"))
-        has_val = "val" in merged["splits"]
+        merged = merge([(folder, m.ref) for folder, m in train], data, self.cfg.classes, splits=("train", "val"))
+        has_val = "val" in merged.splits
         doc = {
             "path": str(data.resolve()),
             "train": "images/train",
@@ -183,10 +183,9 @@ class Cycle:
                 "parent": parent["label"],
                 "parent_sha256": parent["sha256"],
                 "train_datasets": [
-                    {"dataset": f"{m['name']}:{m['version']}", "fingerprint": m["fingerprint"], "splits": m["splits"]}
-                    for _, m in train
+                    {"dataset": m.ref, "fingerprint": m.fingerprint, "splits": m.splits} for _, m in train
                 ],
-                "heldout": {"dataset": f"{heldout[1]['name']}:{heldout[1]['version']}", **heldout[1]["splits"]},
+                "heldout": {"dataset": heldout[1].ref, **heldout[1].splits},
                 "hyp": {"file": cfg.train.hyp.name, "sha256": sha256_file(cfg.train.hyp)},
                 "train": cfg.train.model_dump(mode="json", exclude={"python"}),
                 "training": {k: summary[k] for k in ("seconds", "seeded_from", "from_checkpoint", "results")},
@@ -197,11 +196,11 @@ class Cycle:
         meta = self.registry.publish(cfg.model_name, {"model.onnx": onnx, "model.pt": weights}, metadata, sign_key=None)
         promoted = None
         if decision.accepted:
-            promoted = self.registry.promote(cfg.model_name, meta["version"], cfg.gate.promote_to)
+            promoted = self.registry.promote(cfg.model_name, meta.version, cfg.gate.promote_to)
         report = {
             "run_id": self.run_id,
-            "version": meta["version"],
-            "model": f"{cfg.model_name}:{meta['version']}",
+            "version": meta.version,
+            "model": meta.ref,
             "accepted": decision.accepted,
             "promoted_to": cfg.gate.promote_to if promoted else None,
             "reasons": decision.reasons,

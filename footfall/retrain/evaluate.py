@@ -19,9 +19,10 @@ import numpy as np
 from footfall.common.config import ConfigError
 from footfall.common.lines import LineConfig
 from footfall.common.yolo import read_labels
+from footfall.common.yolo_dataset import SPLITS, scan
 from footfall.edge.config import EdgeConfig, ModelConfig, load_config
 from footfall.edge.detectors import create_detector
-from footfall.labeling.datasets import SPLITS, scan
+from footfall.registry.datasets import DatasetManifest
 from footfall.retrain.config import EvalSettings
 from footfall.retrain.metrics import ImageResult, evaluate
 
@@ -141,7 +142,7 @@ def sequence_scores(
 
 def evaluate_model(
     onnx: Path,
-    heldout: tuple[Path, dict[str, Any]],
+    heldout: tuple[Path, DatasetManifest],
     names: list[str],
     settings: EvalSettings,
     *,
@@ -152,8 +153,8 @@ def evaluate_model(
     detection, latency = detection_scores(onnx, folder, names, settings, class_map)
     return {
         "heldout": {
-            "dataset": f"{manifest['name']}:{manifest['version']}",
-            "fingerprint": manifest["fingerprint"],
+            "dataset": manifest.ref,
+            "fingerprint": manifest.fingerprint,
             "images": detection["images"],
         },
         "input_size": settings.input_size,

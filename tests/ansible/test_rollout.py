@@ -162,10 +162,10 @@ def test_rollout_then_idempotent(fleet: dict) -> None:
 def test_corrupted_artefact_is_refused_and_the_wave_stops(fleet: dict, yolov5n_onnx: Path) -> None:
     reg = fleet["reg"]
     meta = reg.publish("people", {"model.onnx": yolov5n_onnx})
-    key = f"{Registry._vdir('people', meta['version'])}/artefacts/model.onnx"
+    key = f"{Registry._vdir('people', meta.version)}/artefacts/model.onnx"
     data, _ = reg.storage.get(key)
     reg.storage.put(key, data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
-    reg.promote("people", meta["version"], "production")
+    reg.promote("people", meta.version, "production")
     run = playbook(fleet["inventory"], "rollout.yml")
     assert run.returncode != 0
     assert "does not match the published" in run.stdout
@@ -179,10 +179,10 @@ def test_unhealthy_model_is_rolled_back(fleet: dict, yolov5n_onnx: Path) -> None
     broken = fleet["tmp"] / "broken.onnx"
     broken.write_bytes(yolov5n_onnx.read_bytes()[:40_000])
     meta = reg.publish("people", {"model.onnx": broken})
-    reg.promote("people", meta["version"], "production")
+    reg.promote("people", meta.version, "production")
     run = playbook(fleet["inventory"], "rollout.yml")
     assert run.returncode != 0
-    assert f"people:{meta['version']} was not deployed on store-a" in run.stdout
+    assert f"people:{meta.version} was not deployed on store-a" in run.stdout
     assert _link(fleet, "store-a") == "v2", "the canary switched back"
     assert _link(fleet, "store-b") == "v2", "the wave never started"
     assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}

@@ -17,7 +17,8 @@ from footfall.edge.pipeline import run_camera
 from footfall.edge.sources import VideoSource
 from footfall.edge.store import CountStore
 from footfall.edge.tracking import create_tracker
-from footfall.registry.core import Ref, Registry
+from footfall.registry.artefacts import Ref
+from footfall.registry.core import Registry
 from footfall.registry.storage import FileStorage
 
 

@@ -21,9 +21,10 @@ from footfall.edge.capture import Spool
 from footfall.edge.sync import sync_spool
 from footfall.harvest.run import HarvestConfig, StudioSettings, run_harvest
 from footfall.labeling.contract import LabelMismatch, yolo_to_ls
-from footfall.labeling.datasets import DatasetRef, DatasetStore
 from footfall.labeling.export import export_project
 from footfall.labeling.studio import Studio
+from footfall.registry.artefacts import Ref
+from footfall.registry.datasets import DatasetStore
 from footfall.registry.storage import open_storage
 from tests.conftest import PETS_GT, VTEST
 from tests.edge.test_capture import capture_run
@@ -127,9 +128,9 @@ def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str
     manifest = export_project(
         studio, project, ["person"], ls.files_root, store, "pets-labels", block_s=5, val_share=0.5
     )
-    assert manifest["sources"]["tasks"]["cancelled"] == 1
-    assert manifest["sources"]["stores"] == ["store-1"] and manifest["sources"]["label_studio"]["project"] == project
-    folder, manifest = store.fetch(DatasetRef("pets-labels", manifest["version"]), tmp_path / "fetched")
+    assert manifest.sources["tasks"]["cancelled"] == 1
+    assert manifest.sources["stores"] == ["store-1"] and manifest.sources["label_studio"]["project"] == project
+    folder, manifest = store.fetch(Ref("pets-labels", version=manifest.version), tmp_path / "fetched")
     exported = sorted((folder / "images").rglob("*.jpg"))
     assert len(exported) == 11  # the cancelled task is not exported
     splits = Counter(p.parent.name for p in exported)
@@ -148,8 +149,7 @@ def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str
     assert (
         backgrounds
         == 1
-        == manifest["splits"].get("train", {}).get("backgrounds", 0)
-        + manifest["splits"].get("val", {}).get("backgrounds", 0)
+        == manifest.splits.get("train", {}).get("backgrounds", 0) + manifest.splits.get("val", {}).get("backgrounds", 0)
     )
 
 

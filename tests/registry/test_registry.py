@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from footfall.registry.core import AliasConflict, IntegrityError, Ref, Registry, RegistryError, generate_keypair
+from footfall.registry.artefacts import IntegrityError, Ref, RegistryError
+from footfall.registry.core import AliasConflict, Registry, generate_keypair
 
 
 def test_publish_makes_immutable_numbered_versions(reg: Registry, artefacts: dict[str, Path]) -> None:
     m1 = reg.publish("people", artefacts, {"metrics": {"map50": 0.5}, "class_names": ["person"]})
     m2 = reg.publish("people", artefacts, {"metrics": {"map50": 0.6}, "parent_version": 1})
-    assert (m1["version"], m2["version"]) == (1, 2)
-    assert m1["files"]["model.onnx"]["sha256"] == reg.metadata("people", 1)["files"]["model.onnx"]["sha256"]
+    assert (m1.version, m2.version) == (1, 2)
+    assert m1.files["model.onnx"].sha256 == reg.metadata("people", 1).files["model.onnx"].sha256
     assert [v["version"] for v in reg.versions("people")] == [1, 2]
     assert reg.models() == ["people"]
     assert reg.resolve(Ref.parse("people")) == 2
@@ -24,9 +25,7 @@ def test_publish_makes_immutable_numbered_versions(reg: Registry, artefacts: dic
 
 def test_concurrent_publishers_never_share_a_number(reg: Registry, artefacts: dict[str, Path]) -> None:
     got: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: got.append(reg.publish("people", artefacts)["version"])) for _ in range(6)
-    ]
+    threads = [threading.Thread(target=lambda: got.append(reg.publish("people", artefacts).version)) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:

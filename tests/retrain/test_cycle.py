@@ -16,9 +16,10 @@ import yaml
 
 from footfall.edge.config import load_config
 from footfall.edge.detectors.onnx import OnnxDetector
-from footfall.labeling.datasets import DatasetRef, DatasetStore
 from footfall.labeling.mot_import import yolo_from_mot
-from footfall.registry.core import Ref, Registry
+from footfall.registry.artefacts import Ref
+from footfall.registry.core import Registry
+from footfall.registry.datasets import DatasetStore
 from footfall.registry.storage import open_storage
 from tests.conftest import DATA, PETS_GT, ROOT, VTEST, footfall_cmd
 
@@ -99,18 +100,18 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
     assert report["candidate"]["map50"] < report["baseline"]["metrics"]["map50"] + 0.005
     assert any("not better enough" in r for r in report["reasons"])
     reg = Registry(open_storage(registry_url))
-    meta = reg.metadata("people-test", report["version"])
+    meta = reg.metadata("people-test", report["version"]).to_dict()
     assert meta["status"] == "rejected"
     assert meta["gate"]["accepted"] is False and meta["gate"]["reasons"] == report["reasons"]
     assert "canary" not in reg.aliases("people-test")
     lineage = meta["lineage"]
     assert lineage["train_datasets"][0] == {
-        "dataset": f"pets-shuffled:{bad['version']}",
-        "fingerprint": bad["fingerprint"],
-        "splits": bad["splits"],
+        "dataset": bad.ref,
+        "fingerprint": bad.fingerprint,
+        "splits": bad.splits,
     }
     assert lineage["parent"] == "base:yolov5n.pt" and meta["baseline"]["model"] == "base:yolov5n.pt"
-    assert meta["metrics"]["heldout"]["fingerprint"] == store.manifest(DatasetRef.parse("pets-person:1"))["fingerprint"]
+    assert meta["metrics"]["heldout"]["fingerprint"] == store.manifest(Ref.parse("pets-person:1")).fingerprint
     assert meta["metrics"]["heldout"]["dataset"] == "pets-person:1"
     assert len(lineage["hyp"]["sha256"]) == 64 and lineage["training"]["seeded_from"] == {"person": "person"}
 
@@ -151,7 +152,7 @@ def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tm
     assert report["candidate"]["map50"] >= report["baseline"]["metrics"]["map50"] + 0.005
     reg = Registry(open_storage(registry_url))
     assert reg.aliases("people-test")["canary"] == report["version"]
-    meta = reg.metadata("people-test", report["version"])
+    meta = reg.metadata("people-test", report["version"]).to_dict()
     assert meta["status"] == "candidate" and meta["gate"]["accepted"]
     seq = meta["metrics"]["sequences"]["pets"]
     assert seq["frames"] == 120 and 0 < seq["idf1"] <= 1 and "x240" in seq["lines"]
@@ -192,7 +193,7 @@ def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path
     assert base["child"]["ap50"] == 0 and base["female_adult"]["ap50"] == 0
     assert per_class["child"]["ap50"] > 0 and per_class["female_adult"]["ap50"] > 0
     reg = Registry(open_storage(registry_url))
-    meta = reg.metadata("people-3class", report["version"])
+    meta = reg.metadata("people-3class", report["version"]).to_dict()
     assert meta["lineage"]["training"]["seeded_from"] == dict.fromkeys(THREE, "person")
     assert meta["gate"]["accepted"] == report["accepted"]
     folder = reg.fetch(Ref("people-3class", version=report["version"]), tmp_path / "device")

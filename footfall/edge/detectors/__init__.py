@@ -72,11 +72,13 @@ def registry_version(path: Path) -> str | None:
     meta_path = real.parent / "metadata.json"
     if not meta_path.is_file():
         return None
-    meta = json.loads(meta_path.read_text())
-    expected = meta.get("files", {}).get(real.name, {}).get("sha256")
-    if expected:
-        check_model_file(real, expected)
-    return f"{meta.get('name', 'model')}:{meta.get('version', '?')}"
+    from footfall.registry.core import ModelVersion
+
+    meta = ModelVersion.from_dict(json.loads(meta_path.read_text()))
+    entry = meta.files.get(real.name)
+    if entry is not None:
+        check_model_file(real, entry.sha256)
+    return meta.ref
 
 
 def create_detector(cfg: ModelConfig) -> Detector:

@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from footfall.labeling.datasets import DatasetError, DatasetRef, DatasetStore, describe, merge, scan
+from footfall.common.yolo import DatasetError
+from footfall.common.yolo_dataset import describe, merge, scan
+from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.datasets import DatasetStore
 from footfall.registry.storage import FileStorage
 from tests.conftest import DATA
 
@@ -28,15 +31,15 @@ def make_folder(root: Path, names: list[str], items: dict[str, str | None]) -> P
 
 def test_describe_real_pets_set() -> None:
     manifest = describe(PETS)
-    assert manifest["names"] == ["person"]
-    assert manifest["splits"]["train"] == {
+    assert manifest.names == ["person"]
+    assert manifest.splits["train"] == {
         "images": 120,
         "boxes": 624,
         "backgrounds": 0,
         "class_counts": {"person": 624},
     }
-    assert manifest["splits"]["val"]["boxes"] == 895 - 624  # the data README: 895 boxes in all
-    assert describe(PETS)["fingerprint"] == manifest["fingerprint"]  # deterministic
+    assert manifest.splits["val"]["boxes"] == 895 - 624  # the data README: 895 boxes in all
+    assert describe(PETS).fingerprint == manifest.fingerprint  # deterministic
 
 
 @pytest.mark.parametrize(
@@ -58,7 +61,7 @@ def test_bad_label_lines_name_file_and_line(tmp_path: Path, label: str, message:
 
 def test_background_images_and_orphan_labels(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "ds", ["a"], {"train/x": "0 0.5 0.5 0.1 0.1\n", "train/y": None, "val/z": ""})
-    summary = describe(folder)["splits"]
+    summary = describe(folder).splits
     assert summary["train"]["backgrounds"] == 1 and summary["val"]["backgrounds"] == 1
     (folder / "labels" / "train" / "ghost.txt").write_text("")
     with pytest.raises(DatasetError, match=r"label files without an image: \['ghost\.txt'\]"):
@@ -69,20 +72,20 @@ def test_publish_is_immutable_deduplicated_and_fetch_verifies(tmp_path: Path) ->
     store = DatasetStore(FileStorage(tmp_path / "reg"))
     folder = make_folder(tmp_path / "ds", ["a"], {"train/x": "0 0.5 0.5 0.1 0.1\n", "val/y": ""})
     first = store.publish("shop", folder, sources={"store": "s1"})
-    assert (first["version"], first["sources"]) == (1, {"store": "s1"})
-    assert store.publish("shop", folder)["version"] == 1  # same content: same version
+    assert (first.version, first.sources) == (1, {"store": "s1"})
+    assert store.publish("shop", folder).version == 1  # same content: same version
     (folder / "labels" / "val" / "y.txt").write_text("0 0.2 0.2 0.1 0.1\n")
     second = store.publish("shop", folder)
-    assert second["version"] == 2 and second["fingerprint"] != first["fingerprint"]
-    assert store.manifest(DatasetRef.parse("shop"))["version"] == 2  # NAME alone = newest
+    assert second.version == 2 and second.fingerprint != first.fingerprint
+    assert store.manifest(Ref.parse("shop")).version == 2  # NAME alone = newest
 
-    placed, manifest = store.fetch(DatasetRef.parse("shop:1"), tmp_path / "cache")
-    assert manifest["fingerprint"] == first["fingerprint"]
+    placed, manifest = store.fetch(Ref.parse("shop:1"), tmp_path / "cache")
+    assert manifest.fingerprint == first.fingerprint
     assert (placed / "labels" / "val" / "y.txt").read_text() == ""
     # a damaged stored object is refused and nothing is placed
     (tmp_path / "reg" / "datasets" / "shop" / "v2" / "files" / "labels" / "val" / "y.txt").write_text("tampered")
-    with pytest.raises(DatasetError, match="SHA-256 differs"):
-        store.fetch(DatasetRef.parse("shop:2"), tmp_path / "cache")
+    with pytest.raises(DatasetError, match="does not match the published"):
+        store.fetch(Ref.parse("shop:2"), tmp_path / "cache")
     assert not (tmp_path / "cache" / "shop" / "v2").exists()
 
 
@@ -90,23 +93,29 @@ def test_merge_remaps_classes_by_name_and_refuses_unknown(tmp_path: Path) -> Non
     store = DatasetStore(FileStorage(tmp_path / "reg"))
     a = make_folder(tmp_path / "a", ["male_adult", "child"], {"train/x": "0 0.5 0.5 0.1 0.1\n1 0.2 0.2 0.1 0.1\n"})
     b = make_folder(tmp_path / "b", ["child"], {"train/x": "0 0.3 0.3 0.1 0.1\n", "val/v": ""})
-    parts = [
-        store.fetch(DatasetRef("a", store.publish("a", a)["version"]), tmp_path / "c"),
-        store.fetch(DatasetRef("b", store.publish("b", b)["version"]), tmp_path / "c"),
+    fetched = [
+        store.fetch(Ref("a", version=store.publish("a", a).version), tmp_path / "c"),
+        store.fetch(Ref("b", version=store.publish("b", b).version), tmp_path / "c"),
     ]
+    parts = [(folder, m.ref) for folder, m in fetched]
     out = merge(parts, tmp_path / "merged", ["child", "female_adult", "male_adult"])
     labels = {p.name: p.read_text() for p in (tmp_path / "merged" / "labels" / "train").iterdir()}
     assert labels == {
         "a_v1_x.txt": "2 0.500000 0.500000 0.100000 0.100000\n0 0.200000 0.200000 0.100000 0.100000\n",
         "b_v1_x.txt": "0 0.300000 0.300000 0.100000 0.100000\n",
     }
-    assert out["splits"]["train"]["class_counts"] == {"child": 2, "female_adult": 0, "male_adult": 1}
-    assert "val" not in out["splits"]  # only the requested splits
+    assert out.splits["train"]["class_counts"] == {"child": 2, "female_adult": 0, "male_adult": 1}
+    assert "val" not in out.splits  # only the requested splits
     with pytest.raises(DatasetError, match=r"classes \['male_adult', 'child'\].*trained for \['child'\].*'male_adult'"):
         merge(parts, tmp_path / "m2", ["child"])
 
 
 @pytest.mark.parametrize("text", ["", "a:b", "a:1:2"])
 def test_bad_refs(text: str) -> None:
-    with pytest.raises(DatasetError, match="expected NAME or NAME:VERSION"):
-        DatasetRef.parse(text)
+    with pytest.raises(RegistryError, match="expected NAME, NAME@ALIAS or NAME:VERSION"):
+        Ref.parse(text)
+
+
+def test_a_dataset_ref_with_an_alias_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="datasets have no aliases"):
+        DatasetStore(FileStorage(tmp_path / "reg")).manifest(Ref.parse("shop@production"))
