@@ -9,8 +9,8 @@ import click
 
 from footfall.common.auth import access_token, is_loopback
 from footfall.common.config import ConfigError
+from footfall.common.localtime import local_zone
 from footfall.edge.config import DashboardConfig, load_config
-from footfall.edge.store import local_zone
 
 
 @click.command()

@@ -1,5 +1,5 @@
-"""What the dashboard shows, read from the edge's SQLite store (read-only): counts per interval,
-occupancy, dwell, totals against the week before.
+"""What the dashboard shows, from the count database's read API (``footfall.edge.counts``): counts per
+interval, occupancy, dwell, totals against the week before.
 
 Days are the store's local days (``tz``); an interval bucket starts at local midnight + k × interval,
 so hourly buckets stay on the hour in every time zone and across daylight-saving changes.
@@ -8,9 +8,7 @@ so hourly buckets stay on the hour in every time zone and across daylight-saving
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from footfall.edge.store import ROLLUP_S
+from footfall.edge.counts import EVERYTHING, GROUPS, CountReader, Filter
 
-GROUPS = ("camera", "line", "class")
 DAY = 86400
 INTERVALS = (300, 600, 900, 1800, 3600, DAY)
 DWELL_BINS_MIN = (0, 1, 5, 15, 30, 60, 120)
@@ -31,25 +28,9 @@ class QueryError(ValueError):
     """A request the store cannot answer as asked (bad range, unknown interval); says the fix."""
 
 
-@dataclass(frozen=True)
-class Filter:
-    cameras: tuple[str, ...] = ()
-    lines: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
-
-    def sql(self) -> tuple[str, dict[str, Any]]:
-        parts, params = [], {}
-        for col, values in (("camera", self.cameras), ("line", self.lines), ("class", self.classes)):
-            if values:
-                marks = ",".join(f":{col}{k}" for k in range(len(values)))
-                parts.append(f" AND {col} IN ({marks})")
-                params.update({f"{col}{k}": v for k, v in enumerate(values)})
-        return "".join(parts), params
-
-
 @dataclass
 class Store:
-    """Read-only view of a count store for one store's time zone and entrances."""
+    """The dashboard's view of a count database for one store's time zone and entrances."""
 
     db: Path
     tz: ZoneInfo
@@ -57,15 +38,9 @@ class Store:
     entrances: list[str] = field(default_factory=list)  # CAMERA/LINE; empty = every line
     max_dwell_s: float = 12 * 3600
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.db.exists():
-            raise FileNotFoundError(f"count store {self.db} does not exist yet: run 'footfall edge run' first")
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            yield con
-        finally:
-            con.close()
+    @property
+    def reader(self) -> CountReader:
+        return CountReader(self.db)
 
     # -- days and buckets -------------------------------------------------------------------------
 
@@ -85,11 +60,10 @@ class Store:
 
     def data_range(self) -> tuple[str, str] | None:
         """First and last local day with a crossing."""
-        with self._connect() as con:  # two queries: SQLite answers a lone MIN or MAX from the index
-            lo = con.execute("SELECT MIN(ts) FROM events").fetchone()[0]
-            hi = con.execute("SELECT MAX(ts) FROM events").fetchone()[0]
-        if lo is None:
+        span = self.reader.data_range()
+        if span is None:
             return None
+        lo, hi = span
         return (
             datetime.fromtimestamp(lo, self.tz).date().isoformat(),
             datetime.fromtimestamp(hi, self.tz).date().isoformat(),
@@ -97,18 +71,12 @@ class Store:
 
     def cameras(self) -> dict[str, list[str]]:
         """Cameras and lines that have crossings (a central copy knows no config)."""
-        with self._connect() as con:
-            table = "lines_seen" if _has_table(con, "lines_seen") else "events"
-            rows = con.execute(f"SELECT DISTINCT camera, line FROM {table} ORDER BY 1, 2").fetchall()
-        out: dict[str, list[str]] = {}
-        for cam, line in rows:
-            out.setdefault(cam, []).append(line)
-        return out
+        return self.reader.lines_seen()
 
     # -- counts -----------------------------------------------------------------------------------
 
     def counts(
-        self, start: date, end: date, interval_s: int, group_by: tuple[str, ...], flt: Filter = Filter()
+        self, start: date, end: date, interval_s: int, group_by: tuple[str, ...], flt: Filter = EVERYTHING
     ) -> dict[str, Any]:
         """Crossings per interval of ``[start, end]`` (local days), one series per group and direction."""
         if interval_s not in INTERVALS:
@@ -116,35 +84,23 @@ class Store:
         bad = [g for g in group_by if g not in GROUPS]
         if bad:
             raise QueryError(f"group_by {bad}: choose from {', '.join(GROUPS)}")
-        cols = "".join(f", {g}" for g in group_by)
-        where, params = flt.sql()
+        days = self.days(start, end)
         bucket_ts: list[float] = []
+        for d in days:
+            t0, t1 = self.day_start(d), self.day_start(d + timedelta(days=1))
+            step = int(t1 - t0) if interval_s == DAY else interval_s
+            bucket_ts.extend(t0 + k * step for k in range(int(np.ceil((t1 - t0) / step))))
+        index = {t: i for i, t in enumerate(bucket_ts)}
         series: dict[tuple[str, ...], dict[int, int]] = {}
         uturns = 0
-        with self._connect() as con:
-            rollup = _has_table(con, "counts_15m") and interval_s % ROLLUP_S == 0
-            for d in self.days(start, end):
-                t0, t1 = self.day_start(d), self.day_start(d + timedelta(days=1))
-                step = int(t1 - t0) if interval_s == DAY else interval_s
-                first = len(bucket_ts)
-                bucket_ts.extend(t0 + k * step for k in range(int(np.ceil((t1 - t0) / step))))
-                if rollup and t0 % ROLLUP_S == 0:  # quarter-hours of the rollup fit the local buckets
-                    sql = (
-                        f"SELECT CAST((bucket - :t0) / :i AS INTEGER){cols}, direction, SUM(n) FROM counts_15m "
-                        f"WHERE bucket >= :t0 AND bucket < :t1{where} GROUP BY 1{cols}, direction"
-                    )
-                else:
-                    sql = (
-                        f"SELECT CAST((ts - :t0) / :i AS INTEGER){cols}, direction, COUNT(*) FROM events "
-                        f"WHERE ts >= :t0 AND ts < :t1{where} GROUP BY 1{cols}, direction"
-                    )
-                for row in con.execute(sql, {"t0": t0, "t1": t1, "i": step, **params}):
-                    b, key, direction, n = row[0], row[1:-2], row[-2], row[-1]
-                    if direction == "uturn":
-                        uturns += n
-                        continue
-                    cells = series.setdefault((*key, direction), {})
-                    cells[first + b] = cells.get(first + b, 0) + n
+        since, until = self.day_start(days[0]), self.day_start(days[-1] + timedelta(days=1))
+        for row in self.reader.interval_counts(since, until, interval_s, self.tz, group_by, flt):
+            if row.direction == "uturn":
+                uturns += row.n
+                continue
+            cells = series.setdefault((*row.group, row.direction), {})
+            i = index[row.start]
+            cells[i] = cells.get(i, 0) + row.n
         out_series = []
         for key in sorted(series):
             values = [0] * len(bucket_ts)
@@ -170,7 +126,7 @@ class Store:
             "totals": totals,
         }
 
-    def csv_rows(self, start: date, end: date, interval_s: int, flt: Filter = Filter()) -> Iterator[list[str]]:
+    def csv_rows(self, start: date, end: date, interval_s: int, flt: Filter = EVERYTHING) -> Iterator[list[str]]:
         """Long format, one row per non-empty interval × camera × line × class × direction."""
         data = self.counts(start, end, interval_s, GROUPS, flt)
         yield ["interval_start", "interval_end", "camera", "line", "class", "direction", "count"]
@@ -184,22 +140,6 @@ class Store:
 
     # -- occupancy and dwell ----------------------------------------------------------------------
 
-    def _entrance_sql(self) -> tuple[str, dict[str, Any]]:
-        if not self.entrances:
-            return "", {}
-        marks = ",".join(f":e{k}" for k in range(len(self.entrances)))
-        return f" AND camera || '/' || line IN ({marks})", {f"e{k}": e for k, e in enumerate(self.entrances)}
-
-    def _entrance_crossings(self, columns: str, t0: float, t1: float) -> list[tuple]:
-        """``columns`` of the in/out crossings at the entrances in ``[t0, t1)``, in time order."""
-        where, params = self._entrance_sql()
-        with self._connect() as con:
-            return con.execute(
-                f"SELECT {columns} FROM events WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{where} "
-                "ORDER BY ts",  # the index's order: no sort
-                {"t0": t0, "t1": t1, **params},
-            ).fetchall()
-
     def business_day(self, d: date) -> tuple[float, float]:
         """The store's day ``d``: from opening hour to the same hour the next day."""
         return self.day_start(d, self.opening_hour), self.day_start(d + timedelta(days=1), self.opening_hour)
@@ -209,14 +149,13 @@ class Store:
         since opening, never below zero (someone leaving who came in before the reset, or a miss,
         does not make it negative), by class and in all."""
         t0, t1 = self.business_day(d)
-        rows = self._entrance_crossings("ts, 2 * (direction = 'in') - 1, class", t0, t1)
+        rows = self.reader.crossings(t0, t1, self.entrances)
         step = int(t1 - t0) if interval_s == DAY else interval_s
         ends = np.array([min(t0 + (k + 1) * step, t1) for k in range(int(np.ceil((t1 - t0) / step)))])
-        cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
-        ts = np.asarray(cols[0], dtype=float)
-        delta = np.asarray(cols[1], dtype=np.int64)
+        ts = np.asarray([r.ts for r in rows], dtype=float)
+        delta = np.asarray([1 if r.direction == "in" else -1 for r in rows], dtype=np.int64)
         names: dict[str, int] = {}
-        codes = np.asarray([names.setdefault(c, len(names)) for c in cols[2]], dtype=np.int32)
+        codes = np.asarray([names.setdefault(r.class_name, len(names)) for r in rows], dtype=np.int32)
 
         def series(mask: np.ndarray) -> tuple[list[int | None], int, int]:
             level = clamped_running_sum(delta[mask])
@@ -255,7 +194,7 @@ class Store:
         are re-identified under a new id are not matched)."""
         t0 = self.business_day(self.days(start, end)[0])[0]
         t1 = self.business_day(end)[1]
-        rows = self._entrance_crossings("camera, session, track_id, ts, class, direction", t0, t1)
+        rows = self.reader.crossings(t0, t1, self.entrances)
         visits: list[tuple[str, float]] = []
         entered: dict[tuple[str, str, int], tuple[float, str]] = {}  # track → its last 'in'
         for cam, session, tid, ts, cls, direction in rows:
@@ -266,7 +205,7 @@ class Store:
                 visits.append((came[1], ts - came[0]))
         return {"start": start.isoformat(), "end": end.isoformat(), **dwell_stats(visits)}
 
-    def summary(self, d: date, interval_s: int, flt: Filter = Filter()) -> dict[str, Any]:
+    def summary(self, d: date, interval_s: int, flt: Filter = EVERYTHING) -> dict[str, Any]:
         """Day ``d`` against the same weekday a week before: totals by class and the 'in' curve of both."""
         week_before = d - timedelta(days=7)
         this = self.counts(d, d, interval_s, ("class",), flt)
@@ -278,10 +217,6 @@ class Store:
             "counts": this,
             "compare": {"in": last["totals"]["in"], "out": last["totals"]["out"], "in_values": last_in},
         }
-
-
-def _has_table(con: sqlite3.Connection, name: str) -> bool:
-    return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
 
 def clamped_running_sum(delta: np.ndarray) -> np.ndarray:

@@ -265,7 +265,8 @@ def report_cmd(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from footfall.edge.store import CountStore, check_interval, local_zone
+    from footfall.common.localtime import check_interval, local_zone
+    from footfall.edge.counts import CountReader, Filter
 
     m = re.fullmatch(r"(\d+)([mhd])", interval)
     if not m or int(m.group(1)) == 0:
@@ -284,18 +285,19 @@ def report_cmd(
         ) from None
     end = _parse_time(until, dt.datetime.now(tz), tz).astimezone(tz)
     start = _parse_time(since, end - dt.timedelta(days=1), tz).astimezone(tz)
-    with CountStore(db) as store:
-        rows = store.interval_counts(start.timestamp(), end.timestamp(), interval_s, list(cameras), list(lines), tz)
+    rows = CountReader(db).interval_counts(
+        start.timestamp(), end.timestamp(), interval_s, tz, flt=Filter(cameras=cameras, lines=lines)
+    )
     out = [
         {
-            "interval_start": dt.datetime.fromtimestamp(b, tz).isoformat(timespec="minutes"),
-            "camera": cam,
-            "line": line,
-            "class": cls,
-            "direction": d,
-            "count": n,
+            "interval_start": dt.datetime.fromtimestamp(r.start, tz).isoformat(timespec="minutes"),
+            "camera": r.group[0],
+            "line": r.group[1],
+            "class": r.group[2],
+            "direction": r.direction,
+            "count": r.n,
         }
-        for b, cam, line, cls, d, n in rows
+        for r in rows
     ]
     if fmt == "json":
         click.echo(json.dumps(out, indent=1))

@@ -1,4 +1,7 @@
-"""Crash-safe storage of crossings and resume points in SQLite (WAL).
+"""Crash-safe storage of crossings and resume points in SQLite (WAL): the owner of the count database.
+
+This module owns the schema and every write; ``footfall.edge.counts`` is the one read API over it
+(``edge report``, the dashboard).
 
 Every event is keyed by (camera, session, line, track_id, frame) and inserted with
 ``INSERT OR IGNORE``: replaying frames after a crash re-derives the same events and adds none twice.
@@ -8,57 +11,14 @@ events up to it, so a restart resumes from a state consistent with what is store
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from footfall.edge.types import CrossingEvent
-
-DAY_S = 86_400
-
-
-def local_zone() -> ZoneInfo:
-    """The machine's zone (``$TZ`` or /etc/localtime), UTC when it cannot be named."""
-    name = os.environ.get("TZ")
-    if not name:
-        try:  # /etc/localtime -> /usr/share/zoneinfo/America/Argentina/Buenos_Aires
-            parts = Path("/etc/localtime").resolve().parts
-            name = "/".join(parts[parts.index("zoneinfo") + 1 :]) if "zoneinfo" in parts else None
-        except OSError:
-            name = None
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def check_interval(interval_s: int) -> None:
-    """Refuse a bucket size that does not tile a day (buckets restart at local midnight)."""
-    if interval_s <= 0 or (interval_s != DAY_S and DAY_S % interval_s):
-        raise ValueError(
-            f"interval of {interval_s} s does not divide a day; use one that does (e.g. 15m, 30m, 1h, 2h) or 1d"
-        )
-
-
-def local_days(since: float, until: float, tz: tzinfo) -> Iterator[tuple[float, float]]:
-    """(start, end) timestamps of each local calendar day in ``tz`` that overlaps ``[since, until)``."""
-    day = dt.datetime.fromtimestamp(since, tz).date()
-    while True:
-        t0 = dt.datetime.combine(day, dt.time(), tz).timestamp()
-        if t0 >= until:
-            return
-        day += dt.timedelta(days=1)
-        t1 = dt.datetime.combine(day, dt.time(), tz).timestamp()
-        if t1 > since:
-            yield t0, t1
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -245,37 +205,3 @@ class CountStore:
             sql += " WHERE session = ?"
             args = (session,)
         return self._db.execute(sql + " ORDER BY ts, camera, line, track_id", args).fetchall()
-
-    def interval_counts(
-        self,
-        since: float,
-        until: float,
-        interval_s: int,
-        cameras: list[str] | None = None,
-        lines: list[str] | None = None,
-        tz: tzinfo = dt.UTC,
-    ) -> list[tuple[float, str, str, str, str, int]]:
-        """Rows (interval start, camera, line, class, direction, count) for ``since <= ts < until``.
-
-        Intervals start at local midnight in ``tz`` and divide the day (``interval_s`` must divide
-        86,400, or be 86,400 for whole local days, 23 or 25 hours long on DST days), so an hour is
-        on the hour and a day is a calendar day in the store's time zone.
-        """
-        check_interval(interval_s)
-        where = "ts >= :lo AND ts < :hi"
-        params: dict[str, object] = {}
-        for key, values in (("camera", cameras), ("line", lines)):
-            if values:
-                marks = ",".join(f":{key}{k}" for k in range(len(values)))
-                where += f" AND {key} IN ({marks})"
-                params.update({f"{key}{k}": v for k, v in enumerate(values)})
-        sql = (
-            "SELECT :t0 + CAST((ts - :t0) / :i AS INTEGER) * :i AS bucket, camera, line, class, direction, "
-            f"COUNT(*) FROM events WHERE {where} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
-        )
-        rows: list[tuple[float, str, str, str, str, int]] = []
-        for t0, t1 in local_days(since, until, tz):
-            step = t1 - t0 if interval_s == DAY_S else interval_s
-            window = {"t0": t0, "i": step, "lo": max(t0, since), "hi": min(t1, until)}
-            rows.extend(tuple(r) for r in self._db.execute(sql, {**params, **window}))
-        return rows

@@ -70,7 +70,7 @@ def test_bad_options_name_the_option_and_the_fix(store: Path, args: list[str], n
 def test_the_machine_zone_comes_from_tz_or_falls_back_to_utc(
     monkeypatch: pytest.MonkeyPatch, tz: str, want: str
 ) -> None:
-    from footfall.edge.store import local_zone
+    from footfall.common.localtime import local_zone
 
     monkeypatch.setenv("TZ", tz)
     assert str(local_zone()) == want
