@@ -9,9 +9,11 @@ import click
 
 from footfall.dashboard.cli import serve
 from footfall.edge.cli import edge
-from footfall.harvest.cli import harvest, labeling
+from footfall.harvest.cli import harvest
+from footfall.labeling.cli import labeling
 from footfall.registry.cli import dataset, registry
-from footfall.retrain.cli import retrain, scheduler
+from footfall.retrain.cli import retrain
+from footfall.scheduler.cli import scheduler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

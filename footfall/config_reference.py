@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from footfall.common.lines import LineConfig
 from footfall.edge.config import CameraConfig, EdgeConfig
-from footfall.harvest.run import HarvestConfig
+from footfall.harvest.config import HarvestConfig
 from footfall.retrain.config import RetrainConfig, SequenceSettings
-from footfall.retrain.scheduler import JobSettings, SchedulerSettings
+from footfall.scheduler.service import JobSettings, SchedulerSettings
 
 _NESTED: dict[str, type[BaseModel]] = {
     "cameras": CameraConfig,

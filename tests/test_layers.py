@@ -1,4 +1,4 @@
-"""The package layers: common ← registry ← edge / labeling ← harvest / retrain / dashboard ← cli.
+"""The package layers: common ← registry ← edge / labeling ← harvest / retrain / dashboard / scheduler ← cli.
 
 Every import in ``footfall/`` (module level or inside a function) is read with ``ast``; a package may
 import only its own modules and packages of a lower layer. Siblings of one layer do not import each
@@ -21,6 +21,7 @@ LAYERS = {
     "harvest": 3,
     "retrain": 3,
     "dashboard": 3,
+    "scheduler": 3,  # runs harvest and retrain jobs as subprocesses: it imports neither
     "": 4,  # footfall/cli.py, footfall/config_reference.py: the command line over every part
 }
 

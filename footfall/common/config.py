@@ -76,10 +76,17 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_section(
-    path: Path, section: str, model: type[M], *, whole_file_ok: bool = False, overrides: dict[str, Any] | None = None
+    path: Path,
+    section: str,
+    model: type[M],
+    *,
+    whole_file_ok: bool = False,
+    overrides: dict[str, Any] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> M:
     """Validate the ``section:`` mapping of a YAML file (or the whole file, if ``whole_file_ok`` and the
-    section is absent) as ``model``; every problem is reported with its key path."""
+    section is absent) as ``model``; every problem is reported with its key path. ``only`` validates just
+    those keys of the section (the others belong to another part, which checks them)."""
     doc = read_yaml(path) or {}
     if not isinstance(doc, dict) or (section not in doc and not whole_file_ok):
         raise ConfigError(str(path), [f"(top level): expected a '{section}:' section"])
@@ -88,6 +95,8 @@ def load_section(
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"{section}: expected a mapping"])
     data = {**data, **(overrides or {})}
+    if only is not None:
+        data = {k: v for k, v in data.items() if k in only}
     try:
         return model.model_validate(data)
     except ValidationError as exc:

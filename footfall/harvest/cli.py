@@ -1,18 +1,18 @@
-"""``footfall harvest`` and ``footfall labeling``: frames to Label Studio, annotations back to datasets."""
+"""``footfall harvest``: choose the captured frames worth labelling and push them to Label Studio."""
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from footfall.common.config import ConfigError
-from footfall.harvest.run import HarvestConfig, last_night, load_harvest_config, run_harvest
+from footfall.harvest.config import HarvestConfig, load_harvest_config
+from footfall.harvest.run import last_night, run_harvest
+from footfall.labeling.cli import studio_client
 from footfall.labeling.contract import LabelMismatch
-from footfall.labeling.studio import Studio, StudioUnavailable
+from footfall.labeling.studio import StudioUnavailable
 
 
 def _when(text: str | None, default: float) -> float:
@@ -30,13 +30,6 @@ def _config(path: Path) -> HarvestConfig:
         return load_harvest_config(path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _studio(cfg: HarvestConfig) -> Studio:
-    token = os.environ.get(cfg.studio.token_env)
-    if not token:
-        raise click.ClickException(f"${cfg.studio.token_env} is not set: export the Label Studio API token there")
-    return Studio(cfg.studio.url, token)
 
 
 @click.group()
@@ -72,7 +65,7 @@ def run_cmd(
         return
     start, end = last_night()
     try:
-        report = run_harvest(cfg, _when(since, start), _when(until, end), studio=_studio(cfg))
+        report = run_harvest(cfg, _when(since, start), _when(until, end), studio=studio_client(cfg.studio))
     except (StudioUnavailable, LabelMismatch) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
@@ -81,59 +74,3 @@ def run_cmd(
     )
     for store, s in report["per_store"].items():
         click.echo(f"  {store}: {s['frames']} frames; reasons {s['reasons']}; predicted boxes {s['boxes']}")
-
-
-@click.group()
-def labeling() -> None:
-    """The Label Studio project: set it up, export finished annotations as a dataset version."""
-
-
-@labeling.command()
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--update", is_flag=True, help="Rewrite the labels of an existing project that differ.")
-def setup(config_path: Path, update: bool) -> None:
-    """Create (or check) the project with the labelling config generated from the classes."""
-    cfg = _config(config_path)
-    try:
-        project = _studio(cfg).ensure_project(cfg.studio.project, cfg.classes, update=update)
-    except (StudioUnavailable, LabelMismatch) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"project {project}: {cfg.studio.project!r} labels {cfg.classes}")
-
-
-@labeling.command()
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--dataset", required=True, help="Dataset name, e.g. store-labels.")
-@click.option(
-    "--registry",
-    "registry_url",
-    envvar="FOOTFALL_REGISTRY",
-    required=True,
-    help="Where dataset versions live: file://PATH or s3://BUCKET/PREFIX.",
-)
-@click.option("--val-share", type=float, default=0.2, show_default=True, help="Share of camera/time blocks in val.")
-@click.option("--block-s", type=float, default=3600, show_default=True, help="Time block kept on one side.")
-def export(config_path: Path, dataset: str, registry_url: str, val_share: float, block_s: float) -> None:
-    """Export finished annotations to a new immutable YOLO dataset version."""
-    from footfall.labeling.export import export_project
-    from footfall.registry.datasets import DatasetStore
-    from footfall.registry.storage import open_storage
-
-    cfg = _config(config_path)
-    studio = _studio(cfg)
-    try:
-        project = studio.ensure_project(cfg.studio.project, cfg.classes)
-        manifest = export_project(
-            studio,
-            project,
-            cfg.classes,
-            cfg.studio.files_root,
-            DatasetStore(open_storage(registry_url)),
-            dataset,
-            block_s=block_s,
-            val_share=val_share,
-        )
-    except (StudioUnavailable, LabelMismatch, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
-    click.echo(json.dumps(manifest.splits, indent=1))

@@ -13,69 +13,21 @@ import logging
 import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from pydantic import Field, model_validator
 
 from footfall.common.capture import CaptureKey
-from footfall.common.classes import PRODUCT_CLASSES
-from footfall.common.config import ConfigError, Section, load_section, resolve_file_url, resolve_path
+from footfall.common.config import ConfigError
 from footfall.harvest.collect import Item, list_items, to_records
-from footfall.harvest.select import STRATEGIES, Budget, select
+from footfall.harvest.config import HarvestConfig
+from footfall.harvest.select import Budget, select
 from footfall.labeling.contract import prediction
 from footfall.labeling.studio import Studio, local_file_url
 from footfall.registry.storage import open_storage
 
 log = logging.getLogger("footfall.harvest")
-
-
-class StudioSettings(Section):
-    url: str = Field("http://127.0.0.1:8080", description="Label Studio base URL.")
-    token_env: str = Field("LABEL_STUDIO_TOKEN", description="Environment variable holding the API token.")
-    project: str = Field("footfall people", description="Project title (created with the classes' labelling config).")
-    files_root: Path = Field(
-        ..., description="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; chosen frames are copied below it."
-    )
-
-
-class HarvestConfig(Section):
-    captures: str = Field(..., description="Where the stores upload captures: file://PATH or s3://BUCKET/PREFIX.")
-    classes: list[str] = Field(
-        default_factory=lambda: list(PRODUCT_CLASSES), min_length=1, description="Product classes."
-    )
-    strategy: str = Field("balanced", description=f"One of {sorted(STRATEGIES)}.")
-    budget: int = Field(200, ge=0, description="Frames pushed per window.")
-    per_store: int | None = Field(None, ge=1, description="At most this many frames per store.")
-    per_camera: int | None = Field(None, ge=1, description="At most this many frames per camera.")
-    background_share: float = Field(0.1, ge=0, le=1, description="Share of the budget for frames without boxes.")
-    near_duplicate_bits: int = Field(6, ge=-1, le=64, description="dHash distance counted as a duplicate (-1: off).")
-    conf_threshold: float = Field(0.25, gt=0, lt=1, description="The devices' detection threshold.")
-    seed: int = Field(0, description="Seed of the selection's tie-breaking.")
-    push_batch: int = Field(25, ge=1, le=1000, description="Tasks per import request.")
-    report_dir: Path = Field(Path("runs/harvest"), description="Selections and reports, one per window.")
-    studio: StudioSettings
-
-    @model_validator(mode="after")
-    def _strategy(self) -> HarvestConfig:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; available: {', '.join(sorted(STRATEGIES))}")
-        return self
-
-
-def load_harvest_config(path: Path) -> HarvestConfig:
-    """The ``harvest:`` section of ``path``; relative paths resolve against the file's folder."""
-    cfg = load_section(Path(path), "harvest", HarvestConfig)
-    base = Path(path).resolve().parent
-    return cfg.model_copy(
-        update={
-            "captures": resolve_file_url(cfg.captures, base),
-            "report_dir": resolve_path(cfg.report_dir, base),
-            "studio": cfg.studio.model_copy(update={"files_root": resolve_path(cfg.studio.files_root, base)}),
-        }
-    )
 
 
 def last_night(now: datetime | None = None) -> tuple[float, float]:

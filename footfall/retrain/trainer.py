@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from footfall.common.process import die_with_parent
 from footfall.retrain.config import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,16 +28,6 @@ log = logging.getLogger("footfall.retrain")
 
 class TrainingError(RuntimeError):
     """Training did not produce a model; the message holds the end of its log and the fix."""
-
-
-def die_with_parent() -> None:
-    """``preexec_fn``: the child gets SIGKILL when the process that started it dies (Linux), so a crashed
-    scheduler or cycle never leaves an orphan that finishes, and publishes, a run it no longer tracks."""
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def train_python(settings: TrainSettings) -> Path:

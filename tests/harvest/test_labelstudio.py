@@ -19,7 +19,9 @@ from footfall.common.mot import load_mot
 from footfall.common.yolo import read_labels
 from footfall.edge.capture import Spool
 from footfall.edge.sync import sync_spool
-from footfall.harvest.run import HarvestConfig, StudioSettings, run_harvest
+from footfall.harvest.config import HarvestConfig
+from footfall.harvest.run import run_harvest
+from footfall.labeling.config import StudioSettings
 from footfall.labeling.contract import LabelMismatch, yolo_to_ls
 from footfall.labeling.export import export_project
 from footfall.labeling.studio import Studio

@@ -7,7 +7,6 @@ import yaml
 
 from footfall.common.config import ConfigError
 from footfall.retrain.config import load_retrain_config
-from footfall.retrain.scheduler import load_scheduler_config
 
 GOOD = {"train_datasets": ["pets-person"], "heldout": "pets-person:1", "classes": ["person"]}
 
@@ -23,10 +22,6 @@ def test_sample_configs_are_valid() -> None:
     cfg = load_retrain_config(root / "configs" / "retrain.yaml")
     assert cfg.heldout == "pets-person:1"
     assert cfg.registry == f"file://{root / 'configs' / '../runs/registry'}"
-    assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {"harvest", "retrain"}
-    from footfall.harvest.run import load_harvest_config
-
-    assert load_harvest_config(root / "configs" / "harvest.yaml").budget == 200
 
 
 def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
@@ -50,20 +45,3 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
 def test_errors_name_the_key(tmp_path: Path, change: dict, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         load_retrain_config(write(tmp_path, {"retrain": {**GOOD, **change}}))
-
-
-@pytest.mark.parametrize(
-    ("job", "problem"),
-    [
-        ({"name": "a", "kind": "retrain", "cron": "0 2 * * *"}, "a retrain job needs config"),
-        ({"name": "a", "kind": "command", "command": ["true"]}, "exactly one of cron or interval_s"),
-        ({"name": "a", "kind": "command", "command": ["true"], "cron": "0 2 * *"}, "needs 5 fields"),
-        ({"name": "a", "kind": "harvest", "interval_s": 1}, "a harvest job needs config"),
-        ({"name": "a", "kind": "bogus", "interval_s": 1}, r"scheduler.jobs\[0\].kind = 'bogus'"),
-    ],
-)
-def test_scheduler_errors(tmp_path: Path, job: dict, problem: str) -> None:
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"scheduler": {"jobs": [job]}}))
-    with pytest.raises(ConfigError, match=problem):
-        load_scheduler_config(path)

@@ -111,4 +111,3 @@ def grab_frame(source: str, timeout_s: float = 10.0) -> bytes | None:
         return None
     finally:
         cap.release()
-

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from footfall.retrain.scheduler import Ledger
+from footfall.scheduler.service import Ledger
 from tests.conftest import footfall_cmd
 
 # A job that takes 1.5 s and writes when it starts and ends, keyed by its slot.

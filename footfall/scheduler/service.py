@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from footfall.common.config import Section, load_section, resolve_path
-from footfall.retrain.trainer import die_with_parent
+from footfall.common.process import die_with_parent
 
 log = logging.getLogger("footfall.scheduler")
 
