@@ -1,4 +1,4 @@
-"""The configuration references of README.md (edge, retrain, scheduler), generated from the pydantic models."""
+"""The configuration references in docs/ (edge, harvest, retrain, scheduler), generated from the pydantic models."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shown(value: Any) -> str:
-    """A default as README shows it; paths inside this checkout relative to it (any clone renders alike)."""
+    """A default as the docs show it; paths inside this checkout relative to it (any clone renders alike)."""
     if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(ROOT):
         return f"`{value.relative_to(ROOT)}`"
     return f"`{value}`"
@@ -55,12 +55,14 @@ def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
     return rows
 
 
-# marker name in README.md → (model, key prefix)
-TABLES: dict[str, tuple[type[BaseModel], str]] = {
-    "config-reference": (EdgeConfig, ""),
-    "retrain-reference": (RetrainConfig, "retrain."),
-    "scheduler-reference": (SchedulerSettings, "scheduler."),
-    "harvest-reference": (HarvestConfig, "harvest."),
+# page → marker name → (model, key prefix)
+PAGES: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
+    "docs/installer.md": {"config-reference": (EdgeConfig, "")},
+    "docs/annotator.md": {"harvest-reference": (HarvestConfig, "harvest.")},
+    "docs/operator.md": {
+        "retrain-reference": (RetrainConfig, "retrain."),
+        "scheduler-reference": (SchedulerSettings, "scheduler."),
+    },
 }
 
 
@@ -68,24 +70,28 @@ def reference_table(model: type[BaseModel] = EdgeConfig, prefix: str = "") -> st
     return "\n".join(["| key | default | meaning |", "|---|---|---|", *_rows(prefix, model)])
 
 
-def render_into(readme: str) -> str:
-    """``readme`` with the table between each pair of markers replaced by the current one."""
-    for marker, (model, prefix) in TABLES.items():
+def render_into(text: str, tables: dict[str, tuple[type[BaseModel], str]]) -> str:
+    """``text`` with the table between each pair of markers replaced by the current one."""
+    for marker, (model, prefix) in tables.items():
         start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-        if start not in readme:
-            raise ValueError(f"README.md has no {start} marker")
-        head, _, rest = readme.partition(start)
+        if start not in text:
+            raise ValueError(f"no {start} marker")
+        head, _, rest = text.partition(start)
         _, _, tail = rest.partition(end)
-        readme = f"{head}{start}\n{reference_table(model, prefix)}\n{end}{tail}"
-    return readme
+        text = f"{head}{start}\n{reference_table(model, prefix)}\n{end}{tail}"
+    return text
+
+
+def write_all(root: Path = ROOT) -> None:
+    for page, tables in PAGES.items():
+        path = root / page
+        path.write_text(render_into(path.read_text(), tables))
 
 
 if __name__ == "__main__":
     import sys
-    from pathlib import Path
 
-    if len(sys.argv) > 2 and sys.argv[1] == "--write":
-        path = Path(sys.argv[2])
-        path.write_text(render_into(path.read_text()))
+    if len(sys.argv) > 1 and sys.argv[1] == "--write":
+        write_all()
     else:
         print(reference_table())

@@ -53,7 +53,7 @@ def validation_problems(exc: ValidationError, data: Any, prefix: tuple[str, ...]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (typo?). Fix: remove it or check the configuration reference in README.md"
+            msg = "unknown key (typo?). Fix: remove it or check the configuration reference in docs/installer.md"
         value = _lookup(data, loc)
         shown = f" = {value!r}" if value is not None and not isinstance(value, (dict, list)) else ""
         problems.append(f"{_key_path((*prefix, *loc))}{shown}: {msg}")
