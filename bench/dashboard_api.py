@@ -29,10 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from footfall.common.classes import PRODUCT_CLASSES  # noqa: E402
 from footfall.edge.store import CountStore  # noqa: E402
 from tests.s3_server import _free_port  # noqa: E402
 
-CLASSES = ["child", "female_adult", "male_adult"]
+CLASSES = list(PRODUCT_CLASSES)
 
 
 def build(db: Path, cameras: int, days: int, per_day: int, first: datetime, seed: int = 0) -> int:

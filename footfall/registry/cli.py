@@ -44,14 +44,18 @@ class _Ctx:
         return self._reg
 
 
-@click.group()
-@click.option(
+# one storage for models and datasets: the same option, the same environment variable
+url_option = click.option(
     "--url",
     envvar="FOOTFALL_REGISTRY",
     default="file://./registry",
     show_default=True,
     help="file://PATH or s3://BUCKET/PREFIX (endpoint and credentials from the AWS environment).",
 )
+
+
+@click.group()
+@url_option
 @click.pass_context
 def registry(ctx: click.Context, url: str) -> None:
     """Versioned models: publish, promote, roll back, fetch verified."""
@@ -241,13 +245,7 @@ def keygen(private: Path, public: Path) -> None:
 
 
 @click.group()
-@click.option(
-    "--url",
-    envvar="FOOTFALL_REGISTRY",
-    default="file://./registry",
-    show_default=True,
-    help="file://PATH or s3://BUCKET/PREFIX, the same storage as the model registry.",
-)
+@url_option
 @click.pass_context
 def dataset(ctx: click.Context, url: str) -> None:
     """Immutable, checksummed, fingerprinted YOLO dataset versions."""
