@@ -108,8 +108,19 @@ def resolve_path(p: Path, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def file_url_path(url: str) -> Path | None:
+    """The path of a ``file://`` URL as written: ``file:///srv/reg`` is absolute, ``file://runs/reg`` is
+    relative (never the host ``runs``, which would put it at ``/reg``); None for other URLs."""
+    if not url.startswith("file://"):
+        return None
+    rest = url.removeprefix("file://")
+    return Path("/" + rest.removeprefix("localhost/")) if rest.startswith("localhost/") else Path(rest)
+
+
 def resolve_file_url(url: str, base: Path) -> str:
-    """A relative ``file://`` URL of a config file in ``base`` made absolute; other URLs unchanged."""
-    if url.startswith("file://") and not url.startswith("file:///"):
-        return f"file://{base / url.removeprefix('file://')}"
-    return url
+    """A ``file://`` URL with a relative path made absolute against ``base`` (the folder of the config
+    file it is written in, or the working directory on the command line); other URLs unchanged."""
+    path = file_url_path(url)
+    if path is None or path.is_absolute():
+        return url
+    return f"file://{(base / path).absolute()}"

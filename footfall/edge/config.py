@@ -21,6 +21,7 @@ from footfall.common.config import (
     ConfigError,
     Section,
     read_yaml,
+    resolve_file_url,
     validation_problems,
 )
 from footfall.common.geometry import Anchor
@@ -290,6 +291,8 @@ def validate_config(data: Any, source: str = "<config>", base_dir: Path | None =
 
 
 def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
+    sync_url = cfg.capture.sync.url and resolve_file_url(cfg.capture.sync.url, base)
+
     def res(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else base / p
 
@@ -304,7 +307,9 @@ def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
             "storage": cfg.storage.model_copy(
                 update={"db": res(cfg.storage.db), "reid_cache_dir": res(cfg.storage.reid_cache_dir)}
             ),
-            "capture": cfg.capture.model_copy(update={"dir": res(cfg.capture.dir)}),
+            "capture": cfg.capture.model_copy(
+                update={"dir": res(cfg.capture.dir), "sync": cfg.capture.sync.model_copy(update={"url": sync_url})}
+            ),
         }
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
+from footfall.common.config import file_url_path
 from footfall.common.files import write_atomic
 
 
@@ -206,14 +207,18 @@ def claim_number(storage: Storage, key_of: Callable[[int], str], first: int, bod
 
 
 def open_storage(url: str) -> Storage:
-    """``file:///path``, a plain path, or ``s3://bucket/prefix``."""
+    """``file:///abs/path``, ``file://relative/path`` (to the working directory), a plain path, or
+    ``s3://bucket/prefix``."""
+    path = file_url_path(url)
+    if path is not None:
+        return FileStorage(path.absolute())
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if len(parsed.netloc) < 3:
             raise ValueError(f"{url}: S3 bucket names need at least 3 characters")
         return S3Storage(parsed.netloc, parsed.path)
-    if parsed.scheme in ("", "file"):
-        return FileStorage(Path(parsed.path if parsed.scheme else url))
+    if parsed.scheme == "":
+        return FileStorage(Path(url).absolute())
     raise ValueError(f"unsupported registry URL {url!r}: use file://PATH or s3://BUCKET/PREFIX")
 
 

@@ -107,3 +107,15 @@ def test_validate_config_cli_accepts_the_sample() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "OK (1 camera(s))" in proc.stdout
+
+
+def test_the_capture_upload_url_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    from footfall.edge.config import load_config
+
+    path = tmp_path / "etc" / "edge.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "cameras: [{name: c, source: v.mp4, lines: [{name: l, points: [[0, 0], [1, 1]]}]}]\n"
+        "capture: {enabled: true, sync: {url: 'file://../bucket', store: s1}}\n"
+    )
+    assert load_config(path).capture.sync.url == f"file://{tmp_path / 'etc' / '..' / 'bucket'}"
