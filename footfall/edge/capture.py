@@ -250,8 +250,14 @@ class CaptureSink:
             self._tracks_fh.close()
         self.spool.close()
 
-    def offer(self, frame: Frame, detections: Detections, tracks: Tracks) -> bool:
-        """Record the frame's tracks; save the frame if the policy wants it. Return whether it was saved."""
+    def offer(self, frame: Frame, detections: Detections, tracks: Tracks, model_version: str | None = None) -> bool:
+        """Record the frame's tracks; save the frame if the policy wants it. Return whether it was saved.
+
+        ``model_version`` is the version of the model that produced ``detections`` (it changes when the
+        model is swapped while running); a saved item carries it.
+        """
+        if model_version is not None:
+            self.model_version = model_version
         if self._tracks_fh is not None and len(tracks) and frame.index + 1 > self._mot_last:
             # a resumed session replays frames after its checkpoint: their rows are already there
             self._write_mot(frame.index + 1, tracks)

@@ -125,8 +125,8 @@ def _camera_worker(
         )
 
         def on_tracks(frame: Any, detections: Any, tracks: Any) -> None:
-            if sink is not None:
-                sink.offer(frame, detections, tracks)
+            if sink is not None:  # the version of the model that ran on this frame, also after a hot swap
+                sink.offer(frame, detections, tracks, stats.model_version)
             live.offer(frame, detections, tracks)
 
         watcher = ModelWatcher(cfg.model, parts.detector)

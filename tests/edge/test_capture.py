@@ -213,3 +213,20 @@ def test_sync_survives_a_connection_cut(tmp_path: Path, short_clip: Path, yolov5
     assert len(images) == len(set(images)) == total and len(markers) == total
     assert any(k.endswith("/tracks/s1.txt") for k in keys)
     assert not list((cam / "images").glob("*.jpg")), "the local spool is empty after a confirmed upload"
+
+
+def test_a_saved_item_carries_the_model_version_that_ran_on_its_frame(tmp_path: Path) -> None:
+    """After a hot swap, captures say the new version, not the one the sink was opened with."""
+    from footfall.edge.sources import Frame
+    from tests.helpers import detections, tracks
+
+    cfg = CaptureConfig(dir=tmp_path / "spool", max_per_minute=600, min_gap_s=0, similar_below=0, tracks=False)
+    boxes = [[10, 10, 40, 90], [100, 10, 130, 90]]
+    dets = detections(boxes, [0, 0], [[1.0], [1.0]], conf=0.3)  # borderline: informative
+    trk = tracks((1, 25, 90), (2, 115, 90))
+    with CaptureSink(cfg, "c", "s1", ["person"], "people:1") as sink:
+        for i, version in enumerate(["people:1", "people:2"]):
+            image = np.full((120, 160, 3), 40 * (i + 1), np.uint8)
+            assert sink.offer(Frame(i, float(i), image), dets, trk, version)
+    metas = sorted((tmp_path / "spool" / "c" / "meta").glob("*.json"))
+    assert [json.loads(p.read_text())["model_version"] for p in metas] == ["people:1", "people:2"]
