@@ -175,20 +175,20 @@ def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path
     assert counts["train"] > 0 and counts["val"] > 0
     store = DatasetStore(open_storage(registry_url))
     ds = store.publish("pets-3class", tmp_path / "three", sources={"note": "classes = identity % 3 (constructed)"})
-    assert all(n > 0 for n in ds["splits"]["val"]["class_counts"].values())
+    assert all(n > 0 for n in ds.splits["val"]["class_counts"].values())
     cfg = config(
         tmp_path,
         registry_url,
         model_name="people-3class",
         classes=THREE,
         train_datasets=["pets-3class"],
-        heldout=f"pets-3class:{ds['version']}",
+        heldout=ds.ref,
         evaluation={"input_size": 320, "latency_images": 5, "baseline_class_map": {"person": "male_adult"}},
     )
     report = run_cycle(cfg, tmp_path)
     per_class, base = report["candidate"]["per_class"], report["baseline"]["metrics"]["per_class"]
     assert set(per_class) == set(THREE)
-    assert all(per_class[c]["instances"] == ds["splits"]["val"]["class_counts"][c] for c in THREE)
+    assert all(per_class[c]["instances"] == ds.splits["val"]["class_counts"][c] for c in THREE)
     # the COCO baseline only ever says male_adult; the candidate's head has all three classes
     assert base["child"]["ap50"] == 0 and base["female_adult"]["ap50"] == 0
     assert per_class["child"]["ap50"] > 0 and per_class["female_adult"]["ap50"] > 0
