@@ -119,10 +119,17 @@ class FolderDescription:
     fingerprint: str
 
 
-def describe(folder: Path) -> FolderDescription:
-    """The description of a folder, after checking every label file."""
+def describe(folder: Path, splits: tuple[str, ...] | None = None) -> FolderDescription:
+    """The description of a folder (of only its ``splits``, when given), after checking every label file."""
     folder = Path(folder)
     names, items = scan(folder)
+    if splits is not None:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise DatasetError(f"splits {unknown}: choose from {', '.join(SPLITS)}")
+        items = [i for i in items if i.split in splits]
+        if not items:
+            raise DatasetError(f"{folder}: no images in the splits {list(splits)}")
     rels = ["data.yaml"]
     for item in items:
         rels.append(str(item.image.relative_to(folder)))

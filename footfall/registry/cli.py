@@ -260,15 +260,24 @@ def _store(ctx: click.Context) -> DatasetStore:
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--name", required=True, help="Dataset name, e.g. pets-person.")
 @click.option("--source", "sources", multiple=True, help="KEY=VALUE recorded in the manifest (store, camera, …).")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    type=click.Choice(["train", "val", "test"]),
+    help="Publish only this split (repeatable), e.g. a held-out set apart from the training data.",
+)
 @click.pass_context
-def dataset_publish(ctx: click.Context, folder: Path, name: str, sources: tuple[str, ...]) -> None:
+def dataset_publish(
+    ctx: click.Context, folder: Path, name: str, sources: tuple[str, ...], splits: tuple[str, ...]
+) -> None:
     """Check FOLDER (YOLO layout) and store it as the next version of NAME; print the manifest summary."""
     try:
         meta = dict(s.split("=", 1) for s in sources)
     except ValueError:
         raise click.BadParameter("use KEY=VALUE", param_hint="--source") from None
     try:
-        manifest = _store(ctx).publish(name, folder, sources=meta)
+        manifest = _store(ctx).publish(name, folder, sources=meta, splits=splits or None)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")

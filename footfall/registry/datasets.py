@@ -130,9 +130,17 @@ class DatasetStore:
                 return manifest
         return None
 
-    def publish(self, name: str, folder: Path, *, sources: dict[str, Any] | None = None) -> DatasetManifest:
-        """Upload ``folder`` as the next version of ``name``; the same content twice is one version."""
-        described = describe(folder)
+    def publish(
+        self,
+        name: str,
+        folder: Path,
+        *,
+        sources: dict[str, Any] | None = None,
+        splits: tuple[str, ...] | None = None,
+    ) -> DatasetManifest:
+        """Upload ``folder`` (only its ``splits``, when given) as the next version of ``name``; the same
+        content twice is one version."""
+        described = describe(folder, splits)
         existing = self.find(name, described.fingerprint)
         if existing is not None:
             return existing

@@ -78,14 +78,17 @@ class Cycle:
         scored = {
             heldout[1].files[str(item.image.relative_to(heldout[0]))].sha256 for item in heldout_items(heldout[0])
         }
+        # every split counts: a training set's val split chooses yolov5's best epoch, so a held-out
+        # image there would take part in checkpoint selection
         for _, manifest in train:
             leaked = [
-                rel for rel, info in manifest.files.items() if rel.startswith("images/train/") and info.sha256 in scored
+                rel for rel, info in manifest.files.items() if rel.startswith("images/") and info.sha256 in scored
             ]
             if leaked:
                 raise CycleError(
-                    f"{len(leaked)} training images of {manifest.ref} are in the held-out "
-                    f"set {self.cfg.heldout} (e.g. {leaked[0]}); the comparison would be meaningless"
+                    f"{len(leaked)} images of training set {manifest.ref} are in the held-out set {self.cfg.heldout} "
+                    f"(e.g. {leaked[0]}); the held-out set takes no part in training or checkpoint selection. "
+                    "Fix: train on a version without them (footfall dataset publish --split train)"
                 )
         return train, heldout
 

@@ -35,7 +35,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def registry_url(s3_endpoint: str) -> str:
     url = f"s3://footfall-models/retrain-{uuid.uuid4().hex[:8]}"
-    DatasetStore(open_storage(url)).publish("pets-person", PETS, sources={"store": "pets09", "camera": "view1"})
+    store = DatasetStore(open_storage(url))
+    # the held-out set (frames > 600) apart from the training set: it takes no part in training or in
+    # choosing yolov5's best epoch
+    store.publish("pets-train", PETS, sources={"store": "pets09", "camera": "view1"}, splits=("train",))
+    store.publish("pets-heldout", PETS, sources={"store": "pets09", "camera": "view1"}, splits=("val",))
     return url
 
 
@@ -57,7 +61,7 @@ def config(tmp_path: Path, url: str, **retrain: object) -> Path:
         "registry": url,
         "model_name": "people-test",
         "classes": ["person"],
-        "heldout": "pets-person:1",
+        "heldout": "pets-heldout:1",
         "base_weights": str(YOLOV5N),
         "work_dir": str(tmp_path / "work"),
         "train": {"epochs": 1, "imgsz": 320, "batch": 16, "workers": 0},
@@ -111,8 +115,8 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
         "splits": bad.splits,
     }
     assert lineage["parent"] == "base:yolov5n.pt" and meta["baseline"]["model"] == "base:yolov5n.pt"
-    assert meta["metrics"]["heldout"]["fingerprint"] == store.manifest(Ref.parse("pets-person:1")).fingerprint
-    assert meta["metrics"]["heldout"]["dataset"] == "pets-person:1"
+    assert meta["metrics"]["heldout"]["fingerprint"] == store.manifest(Ref.parse("pets-heldout:1")).fingerprint
+    assert meta["metrics"]["heldout"]["dataset"] == "pets-heldout:1"
     assert len(lineage["hyp"]["sha256"]) == 64 and lineage["training"]["seeded_from"] == {"person": "person"}
 
 
@@ -129,7 +133,7 @@ def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tm
     cfg = config(
         tmp_path,
         registry_url,
-        train_datasets=["pets-person"],
+        train_datasets=["pets-train"],
         train={"epochs": BETTER_EPOCHS, "imgsz": BETTER_IMGSZ, "batch": 16, "workers": 0},
         evaluation={
             "input_size": BETTER_IMGSZ,
@@ -174,14 +178,16 @@ def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path
     )
     assert counts["train"] > 0 and counts["val"] > 0
     store = DatasetStore(open_storage(registry_url))
-    ds = store.publish("pets-3class", tmp_path / "three", sources={"note": "classes = identity % 3 (constructed)"})
+    note = {"note": "classes = identity % 3 (constructed)"}
+    store.publish("pets-3class-train", tmp_path / "three", sources=note, splits=("train",))
+    ds = store.publish("pets-3class-heldout", tmp_path / "three", sources=note, splits=("val",))
     assert all(n > 0 for n in ds.splits["val"]["class_counts"].values())
     cfg = config(
         tmp_path,
         registry_url,
         model_name="people-3class",
         classes=THREE,
-        train_datasets=["pets-3class"],
+        train_datasets=["pets-3class-train"],
         heldout=ds.ref,
         evaluation={"input_size": 320, "latency_images": 5, "baseline_class_map": {"person": "male_adult"}},
     )
