@@ -40,20 +40,38 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from footfall.common.config import Section, load_section, resolve_path
+from footfall.common.config import Section, load_section, resolve_file_url, resolve_path
 from footfall.common.process import die_with_parent
 
 log = logging.getLogger("footfall.scheduler")
 
 
+DAY_S = 86_400
+
+
+def nights(slot: float, last_done: float | None, catch_up_days: int) -> list[tuple[float, float]]:
+    """The UTC nights a harvest slot covers: the night before the slot's day, and every night since the
+    last slot that finished (missed while the scheduler was down), oldest first, at most ``catch_up_days``."""
+    end = slot // DAY_S * DAY_S
+    first = end - DAY_S if last_done is None else max(last_done // DAY_S * DAY_S, end - catch_up_days * DAY_S)
+    return [(t, t + DAY_S) for t in range(int(first), int(end), DAY_S)]
+
+
 class JobSettings(Section):
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Unique job name.")
-    kind: Literal["harvest", "retrain", "command"] = Field(
+    kind: Literal["harvest", "export", "retrain", "command"] = Field(
         ...,
-        description="harvest: footfall harvest run --config CONFIG (last night's window); retrain: footfall "
-        "retrain run --config CONFIG; command: run COMMAND.",
+        description="harvest: footfall harvest run --config CONFIG for the nights of its slot (the night before "
+        "it, and every night missed since the last finished slot); export: footfall labeling export --config "
+        "CONFIG --dataset DATASET --registry REGISTRY; retrain: footfall retrain run --config CONFIG; command: "
+        "run COMMAND.",
     )
-    config: Path | None = Field(None, description="Config file of a harvest or retrain job.")
+    config: Path | None = Field(None, description="Config file of a harvest, export or retrain job.")
+    dataset: str | None = Field(None, description="Dataset an export job publishes a new version of.")
+    registry: str | None = Field(None, description="Registry (file:// or s3://) an export job publishes to.")
+    catch_up_days: int = Field(
+        7, ge=1, le=366, description="A harvest slot covers at most this many missed nights (older: logged, skipped)."
+    )
     command: list[str] | None = Field(None, description="Argument list of a command job (no shell).")
     cron: str | None = Field(None, description="Crontab expression (5 fields, or 6 with seconds first).")
     interval_s: float | None = Field(None, gt=0, description="Alternative to cron: run every N seconds.")
@@ -65,16 +83,29 @@ class JobSettings(Section):
             raise ValueError(f"job {self.name!r}: set exactly one of cron or interval_s")
         if self.cron is not None and len(self.cron.split()) not in (5, 6):
             raise ValueError(f"job {self.name!r}: cron {self.cron!r} needs 5 fields (m h dom mon dow) or 6")
-        if self.kind in ("harvest", "retrain") and self.config is None:
+        if self.kind in ("harvest", "export", "retrain") and self.config is None:
             raise ValueError(f"job {self.name!r}: a {self.kind} job needs config (the {self.kind} YAML)")
+        if self.kind == "export" and not (self.dataset and self.registry):
+            raise ValueError(f"job {self.name!r}: an export job needs dataset and registry")
         if self.kind == "command" and not self.command:
             raise ValueError(f"job {self.name!r}: a command job needs command: [program, arg, ...]")
         return self
 
-    def argv(self) -> list[str]:
-        if self.kind in ("harvest", "retrain"):
-            return [sys.executable, "-m", "footfall.cli", self.kind, "run", "--config", str(self.config)]
-        return list(self.command or [])
+    def runs(self, slot: float, last_done: float | None = None) -> list[list[str]]:
+        """The commands of one slot, run in order: a harvest slot runs once per night it covers."""
+        cli = [sys.executable, "-m", "footfall.cli"]
+        if self.kind == "harvest":
+            return [
+                [*cli, "harvest", "run", "--config", str(self.config), "--since", _iso(a), "--until", _iso(b)]
+                for a, b in nights(slot, last_done, self.catch_up_days)
+            ]
+        if self.kind == "export":
+            assert self.dataset and self.registry
+            export = ["labeling", "export", "--config", str(self.config)]
+            return [[*cli, *export, "--dataset", self.dataset, "--registry", self.registry]]
+        if self.kind == "retrain":
+            return [[*cli, "retrain", "run", "--config", str(self.config)]]
+        return [list(self.command or [])]
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
@@ -100,7 +131,15 @@ def load_scheduler_config(path: Path) -> SchedulerSettings:
     """The ``scheduler:`` section of ``path``; relative paths resolve against the file's folder."""
     cfg = load_section(Path(path), "scheduler", SchedulerSettings)
     base = Path(path).resolve().parent
-    jobs = [j.model_copy(update={"config": resolve_path(j.config, base) if j.config else None}) for j in cfg.jobs]
+    jobs = [
+        j.model_copy(
+            update={
+                "config": resolve_path(j.config, base) if j.config else None,
+                "registry": resolve_file_url(j.registry, base) if j.registry else None,
+            }
+        )
+        for j in cfg.jobs
+    ]
     return cfg.model_copy(
         update={"db": resolve_path(cfg.db, base), "log_dir": resolve_path(cfg.log_dir, base), "jobs": jobs}
     )
@@ -150,6 +189,14 @@ class Ledger:
                 (status, time.time(), exit_code, job, slot, self.instance),
             )
 
+    def last_done(self, job: str, before: float) -> float | None:
+        """The latest slot of ``job`` before ``before`` that finished successfully."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT MAX(slot) FROM runs WHERE job=? AND status='done' AND slot < ?", (job, before)
+            ).fetchone()
+        return None if row[0] is None else float(row[0])
+
     def unfinished(self) -> list[tuple[str, float]]:
         """Slots a previous instance started and never finished (crash, kill, shutdown)."""
         with self.lock:
@@ -194,23 +241,18 @@ class JobRunner:
         if not self.ledger.claim(name, slot, str(log_path)):
             log.info("scheduler: %s slot %s already ran; not running it twice", name, _iso(slot))
             return None
-        log.info("scheduler: %s slot %s starting: %s", name, _iso(slot), " ".join(job.argv()))
         env = {**os.environ, "FOOTFALL_JOB": name, "FOOTFALL_SLOT": _iso(slot)}
+        code, cut = 0, False
         with open(log_path, "ab") as out:
-            proc = subprocess.Popen(
-                job.argv(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-            with self.lock:
-                self.children[proc.pid] = proc
-            code = proc.wait()
-            with self.lock:
-                self.children.pop(proc.pid, None)
-        if self.stopping.is_set() and code != 0:
+            for argv in job.runs(slot, self.ledger.last_done(name, slot)):
+                if self.stopping.is_set():
+                    cut = True  # nights of this slot not run yet: the slot is not done
+                    break
+                log.info("scheduler: %s slot %s starting: %s", name, _iso(slot), " ".join(argv))
+                code = self._run(argv, out, env)
+                if code != 0:
+                    break
+        if self.stopping.is_set() and (code != 0 or cut):
             self.ledger.finish(name, slot, "interrupted", code)
             log.warning("scheduler: %s slot %s interrupted by shutdown; it runs again on start", name, _iso(slot))
             return code
@@ -225,6 +267,17 @@ class JobRunner:
             code,
             log_path,
         )
+        return code
+
+    def _run(self, argv: list[str], out: Any, env: dict[str, str]) -> int:
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with_parent
+        )
+        with self.lock:
+            self.children[proc.pid] = proc
+        code = proc.wait()
+        with self.lock:
+            self.children.pop(proc.pid, None)
         return code
 
     def stop_children(self, timeout: float) -> None:

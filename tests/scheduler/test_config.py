@@ -11,7 +11,7 @@ from footfall.scheduler.service import load_scheduler_config
 
 def test_sample_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
-    assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {"harvest", "retrain"}
+    assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {"harvest", "export", "retrain"}
 
 
 @pytest.mark.parametrize(
@@ -28,4 +28,15 @@ def test_scheduler_errors(tmp_path: Path, job: dict, problem: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"scheduler": {"jobs": [job]}}))
     with pytest.raises(ConfigError, match=problem):
+        load_scheduler_config(path)
+
+
+def test_an_export_job_needs_its_dataset_and_registry(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"scheduler": {"jobs": [{"name": "e", "kind": "export", "config": "h.yaml", "cron": "0 6 * * *"}]}}
+        )
+    )
+    with pytest.raises(ConfigError, match="an export job needs dataset and registry"):
         load_scheduler_config(path)
