@@ -141,7 +141,8 @@ class Registry:
         data, etag = self.storage.get(key)
         return json.loads(data), etag
 
-    def _history(self, name: str, event: dict[str, Any]) -> None:
+    def record(self, name: str, event: dict[str, Any]) -> None:
+        """Append ``event`` (with time and actor) to the history of ``name``."""
         event = {"time": time.time(), "actor": _actor(), **event}
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(event["time"]))
         key = f"models/{name}/history/{stamp}-{int(event['time'] * 1e6) % 1_000_000:06d}-{uuid.uuid4().hex[:8]}.json"
@@ -196,7 +197,7 @@ class Registry:
             if_none_match=True,
         )
         self._add_to_index(name, meta)
-        self._history(name, {"event": "publish", "version": version})
+        self.record(name, {"event": "publish", "version": version})
         return meta
 
     def _index(self, name: str) -> tuple[dict[str, Any], str | None]:
@@ -287,7 +288,7 @@ class Registry:
         previous = [*doc["previous"], doc["version"]] if doc["version"] is not None else doc["previous"]
         new = {"version": version, "previous": previous[-50:], "updated_at": time.time(), "updated_by": _actor()}
         self._cas(key, new, etag, name, alias)
-        self._history(name, {"event": "promote", "alias": alias, "version": version, "from": doc["version"]})
+        self.record(name, {"event": "promote", "alias": alias, "version": version, "from": doc["version"]})
         return new
 
     def rollback(self, name: str, alias: str) -> dict[str, Any]:
@@ -306,7 +307,7 @@ class Registry:
             "updated_by": _actor(),
         }
         self._cas(key, new, etag, name, alias)
-        self._history(name, {"event": "rollback", "alias": alias, "version": new["version"], "from": doc["version"]})
+        self.record(name, {"event": "rollback", "alias": alias, "version": new["version"], "from": doc["version"]})
         return new
 
     def _cas(self, key: str, doc: dict[str, Any], etag: str | None, name: str, alias: str) -> None:

@@ -77,6 +77,32 @@ def run_cmd(
         report_json.write_text(json.dumps(report, indent=1))
 
 
+@retrain.command("release")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--burn-in-s", type=float, help="Override retrain.release.burn_in_s.")
+def release_cmd(config_path: Path, burn_in_s: float | None) -> None:
+    """Watch the canary stores run the candidate; release it to production, or roll the canary back.
+
+    Exit 0 when released (or already released), 1 when refused (the reasons are printed and recorded
+    in the registry history)."""
+    from footfall.registry.core import Registry
+    from footfall.retrain.release import release
+
+    cfg = _load(config_path, {})
+    settings = cfg.release
+    if burn_in_s is not None:
+        settings = settings.model_copy(update={"burn_in_s": burn_in_s})
+    if not settings.canary_health:
+        raise click.ClickException("retrain.release.canary_health is empty: name the canary stores' /health URLs")
+    try:
+        decision = release(Registry(open_storage(cfg.registry)), cfg.model_name, settings)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(decision, indent=1))
+    if not decision["released"]:
+        raise SystemExit(1)
+
+
 @retrain.command("evaluate")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--model", "model", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)

@@ -112,6 +112,24 @@ class GateSettings(Section):
     promote_to: str = Field("canary", description="Alias moved to an accepted candidate.")
 
 
+class ReleaseSettings(Section):
+    canary_health: list[str] = Field(
+        default_factory=list,
+        description="The /health URLs of the canary stores (http://HOST:9108/health) watched during the burn-in.",
+    )
+    burn_in_s: float = Field(3600, ge=0, description="How long the canary stores must run the candidate well.")
+    check_every_s: float = Field(60, gt=0, description="Time between two health checks of the burn-in.")
+    min_fps: float = Field(5.0, ge=0, description="Every camera of every canary must keep at least this fps.")
+    max_count_error_increase: float = Field(
+        1.0,
+        ge=0,
+        description="On the gate's labelled sequences, the candidate's mean count error (%) may exceed the "
+        "replaced model's by at most this.",
+    )
+    from_alias: str = Field("canary", description="Alias of the candidate under burn-in.")
+    to_alias: str = Field("production", description="Alias the candidate is released to.")
+
+
 class RetrainConfig(Section):
     registry: str = Field("file://runs/registry", description="Registry of models and datasets (file:// or s3://).")
     model_name: str = Field("people", description="Model name in the registry.")
@@ -138,6 +156,7 @@ class RetrainConfig(Section):
     train: TrainSettings = Field(default_factory=TrainSettings)
     evaluation: EvalSettings = Field(default_factory=EvalSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    release: ReleaseSettings = Field(default_factory=ReleaseSettings)
 
     @model_validator(mode="after")
     def _refs(self) -> RetrainConfig:

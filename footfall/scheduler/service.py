@@ -59,12 +59,12 @@ def nights(slot: float, last_done: float | None, catch_up_days: int) -> list[tup
 
 class JobSettings(Section):
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Unique job name.")
-    kind: Literal["harvest", "export", "retrain", "command"] = Field(
+    kind: Literal["harvest", "export", "retrain", "release", "command"] = Field(
         ...,
         description="harvest: footfall harvest run --config CONFIG for the nights of its slot (the night before "
         "it, and every night missed since the last finished slot); export: footfall labeling export --config "
-        "CONFIG --dataset DATASET --registry REGISTRY; retrain: footfall retrain run --config CONFIG; command: "
-        "run COMMAND.",
+        "CONFIG --dataset DATASET --registry REGISTRY; retrain: footfall retrain run --config CONFIG; release: "
+        "footfall retrain release --config CONFIG (canary burn-in, then production); command: run COMMAND.",
     )
     config: Path | None = Field(None, description="Config file of a harvest, export or retrain job.")
     dataset: str | None = Field(None, description="Dataset an export job publishes a new version of.")
@@ -83,7 +83,7 @@ class JobSettings(Section):
             raise ValueError(f"job {self.name!r}: set exactly one of cron or interval_s")
         if self.cron is not None and len(self.cron.split()) not in (5, 6):
             raise ValueError(f"job {self.name!r}: cron {self.cron!r} needs 5 fields (m h dom mon dow) or 6")
-        if self.kind in ("harvest", "export", "retrain") and self.config is None:
+        if self.kind in ("harvest", "export", "retrain", "release") and self.config is None:
             raise ValueError(f"job {self.name!r}: a {self.kind} job needs config (the {self.kind} YAML)")
         if self.kind == "export" and not (self.dataset and self.registry):
             raise ValueError(f"job {self.name!r}: an export job needs dataset and registry")
@@ -103,8 +103,8 @@ class JobSettings(Section):
             assert self.dataset and self.registry
             export = ["labeling", "export", "--config", str(self.config)]
             return [[*cli, *export, "--dataset", self.dataset, "--registry", self.registry]]
-        if self.kind == "retrain":
-            return [[*cli, "retrain", "run", "--config", str(self.config)]]
+        if self.kind in ("retrain", "release"):
+            return [[*cli, "retrain", "run" if self.kind == "retrain" else "release", "--config", str(self.config)]]
         return [list(self.command or [])]
 
     def fingerprint(self) -> str:

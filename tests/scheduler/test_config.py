@@ -11,7 +11,11 @@ from footfall.scheduler.service import load_scheduler_config
 
 def test_sample_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
-    assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {"harvest", "export", "retrain"}
+    assert {j.kind for j in load_scheduler_config(root / "configs" / "scheduler.yaml").jobs} == {
+        "harvest",
+        "export",
+        "retrain",
+    }
 
 
 @pytest.mark.parametrize(
