@@ -75,8 +75,14 @@ def list_items(storage: Storage, since: float, until: float) -> list[Item]:
     return items
 
 
-def to_records(items: list[Item], classes: list[str], conf_threshold: float = 0.25) -> Records:
-    """The columnar table for ``harvest.select``."""
+def to_records(
+    items: list[Item],
+    classes: list[str],
+    conf_threshold: float = 0.25,
+    class_map: dict[str, str] | None = None,
+) -> Records:
+    """The columnar table for ``harvest.select``; ``class_map`` renames the capturing model's classes."""
+    class_map = class_map or {}
     stores = sorted({i.store for i in items})
     cameras = sorted({f"{i.store}/{i.camera}" for i in items})
     n = len(items)
@@ -87,8 +93,9 @@ def to_records(items: list[Item], classes: list[str], conf_threshold: float = 0.
     for row, item in enumerate(items):
         boxes = item.meta.get("boxes", [])
         for b in boxes:
-            if b["class"] in classes:
-                counts[row, classes.index(b["class"])] += 1
+            cls = class_map.get(b["class"], b["class"])
+            if cls in classes:
+                counts[row, classes.index(cls)] += 1
             if b.get("track_id") is not None:
                 track_classes[(item.store, item.camera, item.meta.get("session", ""), b["track_id"])].add(b["class"])
         if boxes:

@@ -17,6 +17,12 @@ class HarvestConfig(Section):
     classes: list[str] = Field(
         default_factory=lambda: list(PRODUCT_CLASSES), min_length=1, description="Product classes."
     )
+    class_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Class of the capturing model → project class, for a model without the product classes (the "
+        "COCO bootstrap model's person): its boxes are scored and pre-annotated under that class, which "
+        "annotators correct. Boxes of other classes are left out and counted in the report.",
+    )
     strategy: str = Field("balanced", description=f"One of {sorted(STRATEGIES)}.")
     budget: int = Field(200, ge=0, description="Frames pushed per window.")
     per_store: int | None = Field(None, ge=1, description="At most this many frames per store.")
@@ -33,7 +39,15 @@ class HarvestConfig(Section):
     def _strategy(self) -> HarvestConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; available: {', '.join(sorted(STRATEGIES))}")
+        unknown = sorted(v for v in self.class_map.values() if v not in self.classes)
+        if unknown:
+            raise ValueError(f"class_map maps to {unknown}, which are not among classes {self.classes}")
         return self
+
+    def project_class(self, model_class: str) -> str | None:
+        """The project class a captured box of ``model_class`` is scored and pre-annotated as (None: left out)."""
+        cls = self.class_map.get(model_class, model_class)
+        return cls if cls in self.classes else None
 
 
 def load_harvest_config(path: Path) -> HarvestConfig:

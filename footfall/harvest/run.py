@@ -42,7 +42,7 @@ def _window_name(since: float, until: float) -> str:
 
 
 def choose(cfg: HarvestConfig, items: list[Item]) -> list[dict[str, Any]]:
-    records = to_records(items, cfg.classes, cfg.conf_threshold)
+    records = to_records(items, cfg.classes, cfg.conf_threshold, cfg.class_map)
     budget = Budget(cfg.budget, cfg.per_store, cfg.per_camera, cfg.background_share, cfg.near_duplicate_bits)
     chosen = select(records, budget, cfg.strategy, cfg.seed)
     by_id = {i.item: i for i in items}
@@ -61,6 +61,8 @@ def choose(cfg: HarvestConfig, items: list[Item]) -> list[dict[str, Any]]:
                 "classes": {
                     c: int(n) for c, n in zip(cfg.classes, records.class_counts[row].tolist(), strict=True) if n
                 },
+                # boxes of a class the project does not have and class_map does not map: not pre-annotated
+                "unmapped_boxes": sum(cfg.project_class(b["class"]) is None for b in item.meta.get("boxes", [])),
             }
         )
     log.info(
@@ -144,7 +146,7 @@ def _task(cfg: HarvestConfig, captures: Any, chosen: dict[str, Any]) -> dict[str
         "ts": chosen["ts"],
         "reason": chosen["reason"],
     }
-    boxes = [b for b in meta.get("boxes", []) if b["class"] in cfg.classes]
+    boxes = [{**b, "class": cls} for b in meta.get("boxes", []) if (cls := cfg.project_class(b["class"]))]
     version = meta.get("model_version") or "unknown"
     return {"data": data, "predictions": [prediction(boxes, cfg.classes, int(width), int(height), version)]}
 
@@ -161,9 +163,11 @@ def _report(
     per_store: dict[str, Any] = {}
     for c in chosen:
         s = per_store.setdefault(
-            c["store"], {"frames": 0, "reasons": Counter(), "boxes": Counter(), "cameras": Counter()}
+            c["store"],
+            {"frames": 0, "reasons": Counter(), "boxes": Counter(), "cameras": Counter(), "unmapped_boxes": 0},
         )
         s["frames"] += 1
+        s["unmapped_boxes"] += c.get("unmapped_boxes", 0)
         s["reasons"][c["reason"]] += 1
         s["boxes"].update(c["classes"])
         s["cameras"][c["camera"]] += 1
