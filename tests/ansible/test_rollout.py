@@ -97,6 +97,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
             "footfall_edge_service_manager": "none",
             "footfall_edge_metrics_port": ports[host],
             "footfall_edge_classes": ["person"],
+            # the flywheel's input, as the example inventory has it: capture on, uploaded to a bucket
+            "footfall_edge_capture_enabled": True,
+            "footfall_edge_capture_max_per_minute": 60,
+            "footfall_edge_sync_url": f"file://{tmp / 'bucket'}",
+            "footfall_edge_sync_every_s": 3,
             "footfall_edge_cameras": [
                 {"name": "door", "source": camera.url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
             ],
@@ -198,6 +203,28 @@ def test_status_and_rollback(fleet: dict) -> None:
     back = playbook(fleet["inventory"], "rollback.yml")
     assert back.returncode == 0, back.stdout[-3000:]
     assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+
+
+def test_an_installed_store_captures_and_uploads_tagged_with_its_model(fleet: dict) -> None:
+    """A store set up by site.yml feeds the flywheel: its captures reach the bucket under its store id,
+    tagged with the model version it runs."""
+    from footfall.harvest.collect import list_items
+    from footfall.registry.storage import open_storage
+
+    bucket = open_storage(f"file://{fleet['tmp'] / 'bucket'}")
+    running = _running(fleet)
+    deadline = time.monotonic() + 90
+    items: list = []
+    while time.monotonic() < deadline:
+        items = list_items(bucket, 0, 4e9)
+        if {i.store for i in items} == set(HOSTS):
+            break
+        time.sleep(2)
+    assert {i.store for i in items} == set(HOSTS), [i.key for i in items]
+    for item in items:
+        assert item.meta["model_version"].startswith("people:"), item.meta["model_version"]
+    latest = {i.store: i.meta["model_version"] for i in sorted(items, key=lambda i: i.ts)}
+    assert latest == running
 
 
 def test_syntax_and_lint() -> None:
