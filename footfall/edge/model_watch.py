@@ -1,7 +1,10 @@
 """Hot swap of the detector when the model file (or the ``current`` symlink to it) changes.
 
-The frame loop asks between two frames; a new model that fails to load, fails its checksum or
-counts other classes is refused and the running one kept, so counting never stops for a bad release.
+The frame loop asks between two frames; a new model that fails to load or fails its checksum is
+refused and the running one kept, so counting never stops for a bad release. A good model that counts
+other classes (the flywheel's first model with the product classes replacing the COCO ``person``
+model) cannot be swapped between frames — the counter's class votes are per class — so the watcher
+raises ``ClassesChanged`` and the camera restarts with it (``footfall.edge.pipeline.run_camera``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ from footfall.edge.config import ModelConfig
 from footfall.edge.detectors import Detector, create_detector
 
 log = logging.getLogger(__name__)
+
+
+class ClassesChanged(Exception):
+    """The new model counts other classes: the camera must restart to count with them."""
+
+    def __init__(self, old: tuple[str, ...], new: tuple[str, ...], version: str) -> None:
+        super().__init__(f"model {version} counts {list(new)}, the running one {list(old)}")
+        self.old, self.new, self.version = old, new, version
 
 
 def _fingerprint(path: str) -> tuple[str, float, int] | None:
@@ -53,15 +64,13 @@ class ModelWatcher:
             log.error("refusing new model %s (%s); keeping %s", seen[0], exc, self.current.model_version)
             return None
         if tuple(new.class_names) != tuple(self.current.class_names):
-            self.refusals += 1
-            log.error(
-                "refusing new model %s: it counts classes %s, the running one %s; keeping %s",
-                seen[0],
+            log.warning(
+                "new model %s counts classes %s, the running one %s: the camera restarts with it",
+                new.model_version,
                 list(new.class_names),
                 list(self.current.class_names),
-                self.current.model_version,
             )
-            return None
+            raise ClassesChanged(tuple(self.current.class_names), tuple(new.class_names), new.model_version)
         log.info("model swapped between frames: %s → %s", self.current.model_version, new.model_version)
         self.current = new
         self.swaps += 1

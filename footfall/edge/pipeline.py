@@ -19,6 +19,7 @@ from pathlib import Path
 from footfall.edge.build import CameraPipeline
 from footfall.edge.counting import CounterStateError
 from footfall.edge.detectors import Detector
+from footfall.edge.model_watch import ClassesChanged
 from footfall.edge.sources import Frame, source_kind
 from footfall.edge.store import CountStore
 from footfall.edge.types import CrossingEvent, CrossingKey, Detections, Tracks
@@ -52,6 +53,7 @@ class RunResult:
     seconds: float
     resumed_from: int
     finished: bool
+    restart: bool = False  # the model changed its classes: run the camera again to count with them
 
 
 def session_id(camera: str, source: str, config_fingerprint: str) -> str:
@@ -192,8 +194,14 @@ def run_camera(
     ema_dt = 0.0
     tick = time.perf_counter()
     finished = False
+    restart = False
     for frame in frames:
-        if reload_detector is not None and (new := reload_detector()) is not None:
+        try:
+            new = reload_detector() if reload_detector is not None else None
+        except ClassesChanged:
+            restart = True  # every crossing so far is committed below; the camera starts again
+            break
+        if new is not None:
             detector = new  # between two frames: tracks, counts and pending U-turns carry on
             stats.model_version = detector.model_version
         detections = detector.detect(frame.image)
@@ -229,7 +237,7 @@ def run_camera(
         finished = source.kind == "file" and not stop.is_set()
     frames.close()  # the reader thread stops now, not when the generator is collected
 
-    if stop.is_set() and not finished:
+    if stop.is_set() and not finished and not restart:
         # Graceful stop: keep pending U-turn crossings in the counter state for the resume.
         store.commit(session, [], checkpoint=(next_frame, tracker.get_state(), counter.get_state()))
     else:
@@ -242,4 +250,4 @@ def run_camera(
             finished=finished,
         )
         stats.add(tail)
-    return RunResult(session, processed, time.perf_counter() - t0, skip, finished)
+    return RunResult(session, processed, time.perf_counter() - t0, skip, finished, restart)

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -27,6 +28,8 @@ from footfall.edge.pipeline import CameraStats, RunResult
 log = logging.getLogger(__name__)
 
 _CTX = mp.get_context("spawn")  # fork would copy ONNX Runtime / torch thread pools into children
+# a worker's exit code asking to be started again at once (its model changed classes), not a failure
+RESTART_EXIT = 75
 
 
 @dataclass
@@ -144,8 +147,10 @@ def _camera_worker(
             on_tracks=on_tracks,
         )
     messages.put(StatsMessage(camera, stats, stats.frames, parts.source.frame_count))
-    messages.put(DoneMessage(camera, result))
     stop.set()
+    if result.restart:
+        sys.exit(RESTART_EXIT)
+    messages.put(DoneMessage(camera, result))
 
 
 @dataclass
@@ -272,6 +277,10 @@ class EdgeService:
             if self._stop.is_set():
                 w.done = True
                 return
+            if code == RESTART_EXIT:  # not a failure: no backoff, not counted against the restart limit
+                log.info("camera %s: starting again with the new model's classes", w.camera.name)
+                w.next_start = now
+                return  # started on the next pass of the supervision loop (0.2 s)
             wd = self.cfg.watchdog
             while w.restarts and now - w.restarts[0] > wd.restart_window_s:
                 w.restarts.popleft()

@@ -106,3 +106,51 @@ def test_cameras_are_isolated_and_streams_reconnect(tmp_path: Path, short_clip: 
     assert not runner.is_alive()
     assert results["file"] is not None and results["file"].finished and results["file"].frames == 300
     assert results["broken"] is None
+
+
+def renamed_model(src: Path, out: Path, renames: dict[str, str]) -> Path:
+    """The same weights with other class names in the ONNX metadata (a model with the product classes)."""
+    import onnx
+
+    model = onnx.load(str(src))
+    for prop in model.metadata_props:
+        if prop.key == "names":
+            prop.value = json.dumps([renames.get(n, n) for n in json.loads(prop.value)])
+        if prop.key == "model_version":
+            prop.value = "renamed"
+    onnx.save(model, str(out))
+    return out
+
+
+def test_a_model_with_other_classes_restarts_the_camera_and_counts_with_them(
+    tmp_path: Path, yolov5n_onnx: Path
+) -> None:
+    """The flywheel's first product-class model replaces the COCO 'person' model while the camera runs:
+    the camera commits what it counted, starts again with the new classes (no failure, no backoff),
+    and its crossings from then on carry them."""
+    import os
+    import sqlite3
+
+    models = tmp_path / "models"
+    (models / "v1").mkdir(parents=True)
+    (models / "v2").mkdir()
+    (models / "v1" / "model.onnx").write_bytes(yolov5n_onnx.read_bytes())
+    renamed_model(yolov5n_onnx, models / "v2" / "model.onnx", {"person": "male_adult", "bicycle": "female_adult"})
+    os.symlink("v1", models / "current")
+    cfg = _cfg(tmp_path, [{"name": "plaza", "source": str(VTEST), "lines": LINE}], models / "current" / "model.onnx", 0)
+    service = EdgeService(cfg, RunOptions(progress=False, stats_interval_s=0.2))
+    results: dict = {}
+    runner = threading.Thread(target=lambda: results.update(service.run()))
+    runner.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and service.snapshot()["plaza"][0].frames < 150:
+        time.sleep(0.1)
+    os.symlink("v2", models / ".next")
+    os.replace(models / ".next", models / "current")  # what 'footfall registry fetch' does
+    runner.join(300)
+    assert results["plaza"] is not None and results["plaza"].finished
+    _, restarts, _ = service.snapshot()["plaza"]
+    assert restarts == 0  # a class change is not a failure
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        classes = {c for (c,) in db.execute("SELECT DISTINCT class FROM events")}
+    assert "male_adult" in classes, classes
