@@ -83,3 +83,56 @@ def export(config_path: Path, dataset: str, registry_url: str, val_share: float,
         raise click.ClickException(str(exc)) from None
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
     click.echo(json.dumps(manifest.splits, indent=1))
+
+
+@labeling.command("import-mot")
+@click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("gt", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--identity-classes",
+    "identities",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV id,class,confidence,cue,… giving each identity of GT its class.",
+)
+@click.option("--unsure", type=click.Choice(["lean", "drop"]), default="lean", show_default=True,
+              help="An 'unsure' identity: the class its cue leans to, or left out.")  # fmt: skip
+@click.option("--classes", default="child,female_adult,male_adult", show_default=True, help="Class list, in order.")
+@click.option("--every", type=int, default=5, show_default=True, help="Every Nth frame becomes an image.")
+@click.option("--val-from-frame", type=int, help="Frames from this one on go to the val split (by time).")
+@click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val"]), help="Publish only these.")
+@click.option("--name", required=True, help="Dataset name, e.g. pets-heldout.")
+@click.option("--registry", "registry_url", envvar="FOOTFALL_REGISTRY", required=True, help="file://PATH or s3://…")
+def import_mot(
+    video: Path,
+    gt: Path,
+    identities: Path,
+    unsure: str,
+    classes: str,
+    every: int,
+    val_from_frame: int | None,
+    splits: tuple[str, ...],
+    name: str,
+    registry_url: str,
+) -> None:
+    """A labelled video (MOT ground truth + a class per identity) as a dataset version, e.g. the fixed
+    held-out set: frames after --val-from-frame, published with --split val."""
+    import tempfile
+
+    from footfall.common.config import resolve_file_url
+    from footfall.labeling.mot_import import identity_classes, yolo_from_mot
+    from footfall.registry.datasets import DatasetStore
+    from footfall.registry.storage import open_storage
+
+    names = [c for c in classes.split(",") if c]
+    of = identity_classes(identities, unsure=unsure)
+    unknown = sorted({c for c in of.values() if c is not None and c not in names})
+    if unknown:
+        raise click.ClickException(f"{identities} has classes {unknown} outside --classes {names}")
+    store = DatasetStore(open_storage(resolve_file_url(registry_url, Path.cwd())))
+    with tempfile.TemporaryDirectory(prefix="footfall-mot-") as tmp:
+        counts = yolo_from_mot(video, gt, Path(tmp), names, class_of=of.get, every=every, val_from_frame=val_from_frame)
+        sources = {"video": video.name, "gt": str(gt.name), "identity_classes": identities.name, "unsure": unsure}
+        manifest = store.publish(name, Path(tmp), sources=sources, splits=splits or None)
+    click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint} ({counts})")
+    click.echo(json.dumps(manifest.splits, indent=1))

@@ -67,3 +67,30 @@ def yolo_from_mot(
         cap.release()
     (out / "data.yaml").write_text(yaml.safe_dump({"names": list(names)}, sort_keys=False))
     return counts
+
+
+UNSURE_POLICIES = ("lean", "drop")
+
+
+def identity_classes(csv_path: Path, *, unsure: str = "lean") -> dict[int, str | None]:
+    """Each identity's class from an identity table (``id,class,confidence,cue,…``, e.g. PETS09-S2L1's
+    ``identity_classes.csv``).
+
+    ``unsure`` says what an ``unsure`` identity becomes: ``lean`` — the class its cue leans to ("leans
+    male" → male_adult, "leans female" → female_adult), what an annotator asked to pick the most likely
+    class does; ``drop`` — None (its boxes are left out, and its frames then hold an unlabelled person).
+    """
+    import csv
+
+    if unsure not in UNSURE_POLICIES:
+        raise ValueError(f"unsure={unsure!r}: choose {' or '.join(UNSURE_POLICIES)}")
+    out: dict[int, str | None] = {}
+    with open(csv_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            cls: str | None = row["class"]
+            if cls == "unsure":
+                cue = row.get("cue", "").lower()
+                lean = "female_adult" if "leans female" in cue else "male_adult" if "leans male" in cue else None
+                cls = lean if unsure == "lean" else None
+            out[int(row["id"])] = cls
+    return out

@@ -20,7 +20,8 @@ def write(tmp_path: Path, doc: dict) -> Path:
 def test_sample_configs_are_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     cfg = load_retrain_config(root / "configs" / "retrain.yaml")
-    assert cfg.heldout == "pets-heldout:1" and cfg.train_datasets == ["pets-train"]
+    assert cfg.heldout == "pets-heldout:1" and cfg.train_datasets == ["store-labels"]
+    assert (cfg.model_name, cfg.classes) == ("people", ["child", "female_adult", "male_adult"])
     assert cfg.registry == f"file://{root / 'configs' / '../runs/registry'}"
 
 
