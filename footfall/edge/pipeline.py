@@ -38,6 +38,7 @@ class CameraStats:
     reconnects: int = 0
     crossings: dict[CrossingKey, int] = field(default_factory=dict)
     model_version: str = ""
+    model_sha256: str = ""
     last_frame_wall: float = 0.0
 
     def add(self, events: list[CrossingEvent]) -> None:
@@ -162,7 +163,7 @@ def run_camera(
     detector, tracker, counter, source = pipeline.detector, pipeline.tracker, pipeline.counter, pipeline.source
     stop = stop or threading.Event()
     stats = stats or CameraStats(camera)
-    stats.model_version = detector.model_version
+    stats.model_version, stats.model_sha256 = detector.model_version, detector.sha256
     state = store.open_session(session, camera, source.uri, source.start_ts)
     if state.finished:
         store.restart_session(session)
@@ -203,7 +204,7 @@ def run_camera(
             break
         if new is not None:
             detector = new  # between two frames: tracks, counts and pending U-turns carry on
-            stats.model_version = detector.model_version
+            stats.model_version, stats.model_sha256 = detector.model_version, detector.sha256
         detections = detector.detect(frame.image)
         tracks = tracker.update(detections, frame.image)
         events = counter.update(tracks, frame.ts, frame.index, detections, frame.image.shape[:2])

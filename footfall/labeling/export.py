@@ -44,7 +44,7 @@ def write_yolo(
     if out.exists():
         shutil.rmtree(out)
     counts: Counter[str] = Counter()
-    stores, cameras, times = set(), set(), []
+    stores, cameras, times, items = set(), set(), [], []
     for task in tasks:
         annotation = final_annotation(task)
         if annotation is None:
@@ -69,6 +69,7 @@ def write_yolo(
         stores.add(data.get("store", ""))
         cameras.add(f"{data.get('store', '')}/{data.get('camera', '')}")
         times.append(float(data.get("ts", 0)))
+        items.append(str(data["item_id"]))
     (out / "data.yaml").write_text(yaml.safe_dump({"names": list(classes)}, sort_keys=False))
     return {
         "counts": dict(counts),
@@ -76,6 +77,7 @@ def write_yolo(
             "stores": sorted(stores),
             "cameras": sorted(cameras),
             "time_range": [min(times), max(times)] if times else None,
+            "items": sorted(items),  # the captured items this version was built from (its lineage)
         },
     }
 

@@ -122,13 +122,17 @@ class Cycle:
         folder = self.registry.fetch(Ref(self.cfg.model_name, version=version), self.cfg.work_dir / "models")
         if not (folder / "model.pt").is_file():
             raise CycleError(f"{self.cfg.model_name}:{version} has no model.pt artefact to fine-tune from")
+        # a parent without the product classes (the COCO bootstrap in production) is scored as the
+        # baseline is: through evaluation.baseline_class_map
+        known = set(self.registry.metadata(self.cfg.model_name, version).class_names or [])
+        lacks = not set(self.cfg.classes) <= known
         return {
             "label": f"{self.cfg.model_name}:{version}",
             "version": version,
             "pt": folder / "model.pt",
             "onnx": folder / "model.onnx",
             "sha256": sha256_file(folder / "model.pt"),
-            "class_map": None,
+            "class_map": self.cfg.evaluation.baseline_class_map if lacks else None,
         }
 
     def build_training_set(self, train: list[tuple[Path, DatasetManifest]]) -> Path:

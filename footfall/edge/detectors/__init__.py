@@ -27,6 +27,7 @@ class Detector(Protocol):
 
     class_names: tuple[str, ...]
     model_version: str
+    sha256: str  # of the model file: what /health reports beside the version
 
     def detect(self, frame_bgr: np.ndarray) -> Detections: ...
 
