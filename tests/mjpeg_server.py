@@ -17,10 +17,13 @@ class MjpegCamera:
     ``down()``/``up()`` refuse or accept new connections.
     """
 
-    def __init__(self, video: Path, fps: float = 25.0, drop_after: int | None = None) -> None:
+    def __init__(
+        self, video: Path, fps: float = 25.0, drop_after: int | None = None, first: int = 0, count: int = 200
+    ) -> None:
         cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, first)
         self.jpegs = []
-        while len(self.jpegs) < 200:
+        while len(self.jpegs) < count:
             ok, frame = cap.read()
             if not ok:
                 break
