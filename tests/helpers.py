@@ -31,3 +31,12 @@ def detections(
     boxes: Sequence[Sequence[float]], classes: Sequence[int], probs: Sequence[Sequence[float]], conf: float = 0.9
 ) -> Detections:
     return Detections(np.array(boxes), np.full(len(boxes), conf), np.array(classes), np.array(probs))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

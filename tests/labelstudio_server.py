@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.s3_server import _free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = ROOT / ".venv-labelstudio" / "bin" / "label-studio"
@@ -36,7 +36,7 @@ def label_studio() -> Iterator[LabelStudioServer]:
     root = Path(tempfile.mkdtemp(prefix="footfall-ls-"))
     files = root / "files"
     files.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",

@@ -42,6 +42,7 @@ from footfall.retrain.release import fetch_health
 from footfall.scheduler.service import JobRunner, Ledger, load_scheduler_config
 from tests.ansible.test_rollout import VENV_BIN, playbook
 from tests.conftest import DATA, PETS_GT, VTEST, YOLOV5N_PT, footfall_cmd
+from tests.helpers import free_port
 from tests.labelstudio_server import label_studio
 from tests.mjpeg_server import MjpegCamera
 from tests.s3_server import create_bucket
@@ -53,14 +54,6 @@ CLASSES = ["child", "female_adult", "male_adult"]
 STORES = {"store-a": ("canary", 0), "store-b": ("wave1", 300)}  # group, first video frame of its camera
 W, H = 480, 360
 CAPTURES = "s3://footfall-captures/fleet"
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(what: str, check: Any, timeout_s: float = 180) -> Any:
@@ -140,7 +133,7 @@ def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path) -> Iterator[dict
         ports = {}
         for host, (group, first) in STORES.items():
             camera = stack.enter_context(MjpegCamera(VTEST, fps=12, first=first, count=300))
-            ports[host] = _port()
+            ports[host] = free_port()
             hosts[group]["hosts"][host] = {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": sys.executable,

@@ -21,6 +21,11 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted (for a "must be unique" error)."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 class ConfigError(ValueError):
     """Every problem of a config file, one line each: file, key path, value, message."""
 

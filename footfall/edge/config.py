@@ -21,6 +21,7 @@ from footfall.common.config import (
     ConfigError,
     Section,
     read_yaml,
+    repeated,
     resolve_file_url,
     validation_problems,
 )
@@ -42,8 +43,7 @@ class CameraConfig(Section):
 
     @model_validator(mode="after")
     def _unique_lines(self) -> CameraConfig:
-        names = [line.name for line in self.lines]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([line.name for line in self.lines])
         if dupes:
             raise ValueError(f"line names must be unique per camera; repeated: {dupes}. Fix: rename one")
         return self
@@ -255,8 +255,7 @@ class EdgeConfig(Section):
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
-        names = [c.name for c in self.cameras]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([c.name for c in self.cameras])
         if dupes:
             raise ValueError(f"camera names must be unique; repeated: {dupes}. Fix: rename one")
         known = {f"{c.name}/{line.name}" for c in self.cameras for line in c.lines}

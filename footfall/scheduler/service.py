@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from footfall.common.config import Section, load_section, resolve_file_url, resolve_path
+from footfall.common.config import Section, load_section, repeated, resolve_file_url, resolve_path
 from footfall.common.process import die_with_parent
 
 log = logging.getLogger("footfall.scheduler")
@@ -120,8 +120,7 @@ class SchedulerSettings(Section):
 
     @model_validator(mode="after")
     def _unique(self) -> SchedulerSettings:
-        names = [j.name for j in self.jobs]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([j.name for j in self.jobs])
         if dupes:
             raise ValueError(f"job names must be unique; repeated: {dupes}")
         return self

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import yaml
 from footfall.registry.core import Registry
 from footfall.registry.storage import FileStorage
 from tests.conftest import VTEST, footfall_cmd
+from tests.helpers import free_port
 from tests.mjpeg_server import MjpegCamera
 
 pytestmark = pytest.mark.slow
@@ -32,12 +32,6 @@ pytestmark = pytest.mark.slow
 ANSIBLE = Path(__file__).resolve().parents[2] / "ansible"
 VENV_BIN = Path(sys.executable).parent
 HOSTS = {"store-a": "canary", "store-b": "wave1"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _health(port: int) -> dict:
@@ -88,7 +82,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
     ports = {}
     for host, group in HOSTS.items():
         root = tmp / host
-        ports[host] = _port()
+        ports[host] = free_port()
         hosts["all"]["children"]["stores"]["children"][group]["hosts"][host] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,

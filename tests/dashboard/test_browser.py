@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, VTEST, footfall_cmd
-from tests.s3_server import _free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def counted(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> tup
     """A real run on vtest.avi: the device config and its summary."""
     tmp = tmp_path_factory.mktemp("dash-run")
     lines = {"x240": [[240, 0], [240, 360]], "y200": [[0, 200], [480, 200]]}
-    cfg = device_config(tmp, yolov5n_onnx, lines, 0, _free_port())
+    cfg = device_config(tmp, yolov5n_onnx, lines, 0, free_port())
     subprocess.run(footfall_cmd("edge", "run", "--config", str(cfg), "--summary-json", str(tmp / "s.json")), check=True)
     return cfg, json.loads((tmp / "s.json").read_text())
 
@@ -165,7 +165,7 @@ def yellow_column(jpeg: bytes, x: int) -> float:
 
 
 def test_live_view_and_a_drawn_line_used_by_the_next_run(yolov5n_onnx: Path, browser, tmp_path: Path) -> None:
-    edge_port, dash_port = _free_port(), _free_port()
+    edge_port, dash_port = free_port(), free_port()
     cfg = device_config(tmp_path, yolov5n_onnx, {"x240": [[240, 0], [240, 360]]}, edge_port, dash_port)
     edge = start("edge", "run", "--config", str(cfg), log=tmp_path / "edge.log")
     server = start("serve", "--config", str(cfg), log=tmp_path / "serve.log")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import urllib.request
@@ -14,15 +13,10 @@ import pytest
 from footfall.edge.config import validate_config
 from footfall.edge.service import EdgeService, RunOptions
 from tests.conftest import VTEST
+from tests.helpers import free_port
 from tests.mjpeg_server import MjpegCamera
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from footfall.registry.storage import FileStorage
 from footfall.retrain.config import ReleaseSettings
 from footfall.retrain.release import release
 from tests.conftest import VTEST, footfall_cmd
+from tests.helpers import free_port
 
 
 def health_of(version: str, *, status: int = 200, state: str = "ok", fps: float = 20.0) -> Any:
@@ -106,7 +107,7 @@ def test_release_watches_a_real_canary_store(tmp_path: Path, yolov5n_onnx: Path)
     reg.promote("people", 1, "production")
     reg.promote("people", 2, "canary")
     reg.fetch(reg_ref("people@canary"), tmp_path / "models")
-    port = _port()
+    port = free_port()
     edge = {
         "cameras": [{"name": "door", "source": "", "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}],
         "model": {"path": str(tmp_path / "models" / "current" / "model.onnx"), "classes": ["person"],
@@ -141,14 +142,6 @@ def reg_ref(text: str) -> Any:
     from footfall.registry.artefacts import Ref
 
     return Ref.parse(text)
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(port: int, version: str) -> bool:
