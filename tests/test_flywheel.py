@@ -237,6 +237,7 @@ def write_configs(tmp: Path, ls: Any, canary_port: int) -> Path:
                     "name": "pets",
                     "video": str(VTEST),
                     "gt": str(PETS_GT),
+                    "identity_classes": str(IDENTITIES),
                     "max_frames": 300,
                     "lines": {"x240": [240, 0, 240, 360], "y200": [0, 200, 480, 200]},
                 }
@@ -369,6 +370,9 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
         "parent_heldout": {k: meta["baseline"]["metrics"][k] for k in ("map50", "map50_95")},
         "parent_per_class_ap50": {c: v["ap50"] for c, v in meta["baseline"]["metrics"]["per_class"].items()},
         "counts": {s: v["lines"] for s, v in meta["metrics"]["sequences"].items()},
+        "counts_by_class": {
+            line: v["by_class"] for s in meta["metrics"]["sequences"].values() for line, v in s["lines"].items()
+        },
         "turn2": {"dataset": labels2.ref, "candidate": f"people:{third}", "accepted": meta3["gate"]["accepted"]},
     }
     print(json.dumps(report, indent=1, default=str))

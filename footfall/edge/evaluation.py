@@ -170,7 +170,28 @@ def sequence_config(device: EdgeConfig, name: str, video: Path, lines: list[Line
     )
 
 
-def evaluate_sequence(cfg: EdgeConfig, gt_path: Path, *, max_frames: int | None = None) -> dict[str, Any]:
+def counts_by_class(
+    truth: list[Crossing], counted: dict[str, dict[str, int]], class_of: dict[int, str | None]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Per class: the true crossings (each person's class from ``class_of``; a person without one is
+    ``unknown``) against the counted ones (``counted[direction][class]``; a U-turn is one in and one out)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+
+    def cell(cls: str) -> dict[str, dict[str, int]]:
+        return out.setdefault(cls, {"truth": {"in": 0, "out": 0}, "counted": {"in": 0, "out": 0}})
+
+    for c in truth:
+        cell(class_of.get(c.identity) or "unknown")["truth"][c.direction] += 1
+    for direction, by_class in counted.items():
+        for cls, n in by_class.items():
+            for d in ("in", "out") if direction == "uturn" else (direction,):
+                cell(cls)["counted"][d] += n
+    return dict(sorted(out.items()))
+
+
+def evaluate_sequence(
+    cfg: EdgeConfig, gt_path: Path, *, max_frames: int | None = None, class_of: dict[int, str | None] | None = None
+) -> dict[str, Any]:
     """Count the one camera of ``cfg`` (a labelled video file) exactly as a device would, and score it.
 
     The chain is built by ``footfall.edge.build`` from ``cfg`` (the device's model, tracker and
@@ -230,6 +251,8 @@ def evaluate_sequence(cfg: EdgeConfig, gt_path: Path, *, max_frames: int | None 
             "error_pct": error,
             **crossing_diff(true_events, mine, gt, hyp),
         }
+        if class_of is not None:
+            per_line[name]["by_class"] = counts_by_class(true_events, counts.get(name, {}), class_of)
     return {
         "frames": result.frames,
         "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),

@@ -57,6 +57,11 @@ class SequenceSettings(Section):
     gt: Path = Field(..., description="MOTChallenge ground truth of the video (frame, id, x, y, w, h, flag…).")
     lines: dict[str, list[float]] = Field(..., description="Line name → [x1, y1, x2, y2] in source pixels.")
     max_frames: int | None = Field(None, ge=1, description="Score only the first N frames.")
+    identity_classes: Path | None = Field(
+        None,
+        description="CSV id,class,confidence,cue of the ground truth's identities: counts are also scored per "
+        "class (an 'unsure' identity counts as the class its cue leans to).",
+    )
 
     @field_validator("lines")
     @classmethod
@@ -190,7 +195,16 @@ def resolve_paths(cfg: RetrainConfig, base: Path) -> RetrainConfig:
     train = cfg.train.model_copy(
         update={"hyp": res(cfg.train.hyp), "python": res(cfg.train.python) if cfg.train.python else None}
     )
-    sequences = [s.model_copy(update={"video": res(s.video), "gt": res(s.gt)}) for s in cfg.evaluation.sequences]
+    sequences = [
+        s.model_copy(
+            update={
+                "video": res(s.video),
+                "gt": res(s.gt),
+                "identity_classes": res(s.identity_classes) if s.identity_classes else None,
+            }
+        )
+        for s in cfg.evaluation.sequences
+    ]
     device = cfg.evaluation.device_config
     return cfg.model_copy(
         update={

@@ -127,6 +127,7 @@ def sequence_scores(
     """Tracking and counting on each labelled video of ``settings.sequences``, counted by the chain a
     device builds from ``settings.device_config`` with this model."""
     from footfall.edge.evaluation import evaluate_sequence, sequence_config
+    from footfall.labeling.mot_import import identity_classes
 
     device = device_config(settings) if settings.sequences else None
     out = {}
@@ -136,7 +137,8 @@ def sequence_scores(
         cfg = sequence_config(
             device, seq.name, seq.video, lines, path=onnx, classes=names, class_map=class_map, sha256=None
         )
-        out[seq.name] = evaluate_sequence(cfg, seq.gt, max_frames=seq.max_frames)
+        class_of = identity_classes(seq.identity_classes) if seq.identity_classes else None
+        out[seq.name] = evaluate_sequence(cfg, seq.gt, max_frames=seq.max_frames, class_of=class_of)
     return out
 
 
