@@ -282,7 +282,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
         return {s: sum(i.store == s and (version is None or i.meta["model_version"] == version) for i in items)
                 for s in STORES}  # fmt: skip
 
-    _wait("both stores to upload captures", lambda: min(uploaded().values()) >= 10)
+    _wait("both stores to upload captures", lambda: min(uploaded().values()) >= 20)
     stage("captured")
 
     with label_studio() as ls:
@@ -298,7 +298,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
         assert runner("nightly-harvest", slot) == 0, (tmp_path / "harvest").iterdir()
         project = studio.ensure_project("footfall people", CLASSES)
         labelled = annotator.annotate(studio, project, ls.files_root)
-        assert len(labelled) >= 12
+        assert len(labelled) >= 10  # budget 20, at most 10 a store, near-duplicates dropped
         stage("harvested and labelled")
         held = subprocess.run(
             footfall_cmd("labeling", "import-mot", str(VTEST), str(PETS_GT), "--identity-classes", str(IDENTITIES),
