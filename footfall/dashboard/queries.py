@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from footfall.common.localtime import DAY_S
 from footfall.edge.counts import EVERYTHING, GROUPS, CountReader, Filter
 
-DAY = 86400
-INTERVALS = (300, 600, 900, 1800, 3600, DAY)
+INTERVALS = (300, 600, 900, 1800, 3600, DAY_S)
 DWELL_BINS_MIN = (0, 1, 5, 15, 30, 60, 120)
 
 
@@ -88,7 +88,7 @@ class Store:
         bucket_ts: list[float] = []
         for d in days:
             t0, t1 = self.day_start(d), self.day_start(d + timedelta(days=1))
-            step = int(t1 - t0) if interval_s == DAY else interval_s
+            step = int(t1 - t0) if interval_s == DAY_S else interval_s
             bucket_ts.extend(t0 + k * step for k in range(int(np.ceil((t1 - t0) / step))))
         index = {t: i for i, t in enumerate(bucket_ts)}
         series: dict[tuple[str, ...], dict[int, int]] = {}
@@ -150,7 +150,7 @@ class Store:
         does not make it negative), by class and in all."""
         t0, t1 = self.business_day(d)
         rows = self.reader.crossings(t0, t1, self.entrances)
-        step = int(t1 - t0) if interval_s == DAY else interval_s
+        step = int(t1 - t0) if interval_s == DAY_S else interval_s
         ends = np.array([min(t0 + (k + 1) * step, t1) for k in range(int(np.ceil((t1 - t0) / step)))])
         ts = np.asarray([r.ts for r in rows], dtype=float)
         delta = np.asarray([1 if r.direction == "in" else -1 for r in rows], dtype=np.int64)

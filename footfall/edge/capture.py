@@ -29,6 +29,7 @@ import numpy as np
 
 from footfall.common.capture import ITEM_PARTS
 from footfall.common.files import write_atomic
+from footfall.common.localtime import DAY_S
 from footfall.common.yolo import YoloBox, format_labels
 from footfall.edge.config import CaptureConfig
 from footfall.edge.sources import Frame
@@ -53,6 +54,11 @@ CREATE INDEX IF NOT EXISTS items_by_created ON items (created);
 
 class Spool:
     """The on-device store of captured items, bounded by a quota and a retention period."""
+
+    @classmethod
+    def of(cls, cfg: CaptureConfig) -> Spool:
+        """The spool a device's ``capture:`` section describes."""
+        return cls(cfg.dir, cfg.quota_mb * 1e6, cfg.retention_days * DAY_S)
 
     def __init__(self, root: Path, quota_bytes: float, retention_s: float) -> None:
         self.root = Path(root)
@@ -224,7 +230,7 @@ class CaptureSink:
         self.session = session
         self.class_names = list(class_names)
         self.model_version = model_version
-        self.spool = spool or Spool(cfg.dir, cfg.quota_mb * 1e6, cfg.retention_days * 86400)
+        self.spool = spool or Spool.of(cfg)
         self.policy = SamplingPolicy(cfg, camera)
         self.saved = 0
         self._prev_ids: set[int] = set()

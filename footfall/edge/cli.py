@@ -367,7 +367,7 @@ def sync_cmd(config_path: Path, url: str | None, store: str | None) -> None:
     target_url = url or cfg.capture.sync.url
     if not target_url:
         raise click.UsageError("no upload target: set capture.sync.url or pass --to")
-    spool = Spool(cfg.capture.dir, cfg.capture.quota_mb * 1e6, cfg.capture.retention_days * 86400)
+    spool = Spool.of(cfg.capture)
     try:
         result = sync_spool(spool, open_storage(target_url), store or cfg.capture.sync.store)
     except Exception as exc:  # network cut, credentials: what was confirmed stays deleted, the rest stays queued

@@ -254,7 +254,7 @@ class EdgeService:
         cap = self.cfg.capture
         assert cap.sync.url is not None
         while not self._stop.wait(cap.sync.every_s):
-            spool = Spool(cap.dir, cap.quota_mb * 1e6, cap.retention_days * 86400)
+            spool = Spool.of(cap)
             try:
                 result = sync_spool(spool, open_storage(cap.sync.url), cap.sync.store)
                 log.info("capture sync: %d item(s) uploaded, %d left", result.uploaded, result.remaining)

@@ -41,12 +41,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from footfall.common.config import Section, load_section, repeated, resolve_file_url, resolve_path
+from footfall.common.localtime import DAY_S
 from footfall.common.process import die_with_parent
 
 log = logging.getLogger("footfall.scheduler")
-
-
-DAY_S = 86_400
 
 
 def nights(slot: float, last_done: float | None, catch_up_days: int) -> list[tuple[float, float]]:

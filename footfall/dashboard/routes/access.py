@@ -10,10 +10,10 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from footfall.common.auth import token_ok
+from footfall.common.localtime import DAY_S
 from footfall.dashboard.context import Context
 
 COOKIE = "footfall_session"
-DAY = 86400
 OPEN_PATHS = ("/login", "/api/health", "/favicon.ico")
 
 
@@ -55,7 +55,7 @@ def router(ctx: Context, static: Any) -> APIRouter:
             return RedirectResponse("/login?failed=1", status_code=303)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(COOKIE, session_value(expected), httponly=True, samesite="strict", max_age=30 * DAY)
+        resp.set_cookie(COOKIE, session_value(expected), httponly=True, samesite="strict", max_age=30 * DAY_S)
         return resp
 
     return r
