@@ -119,7 +119,6 @@ def import_mot(
     held-out set: frames after --val-from-frame, published with --split val."""
     import tempfile
 
-    from footfall.common.config import resolve_file_url
     from footfall.labeling.mot_import import identity_classes, yolo_from_mot
     from footfall.registry.datasets import DatasetStore
     from footfall.registry.storage import open_storage
@@ -129,7 +128,7 @@ def import_mot(
     unknown = sorted({c for c in of.values() if c is not None and c not in names})
     if unknown:
         raise click.ClickException(f"{identities} has classes {unknown} outside --classes {names}")
-    store = DatasetStore(open_storage(resolve_file_url(registry_url, Path.cwd())))
+    store = DatasetStore(open_storage(registry_url))  # a relative file:// is the working directory's
     with tempfile.TemporaryDirectory(prefix="footfall-mot-") as tmp:
         counts = yolo_from_mot(video, gt, Path(tmp), names, class_of=of.get, every=every, val_from_frame=val_from_frame)
         sources = {"video": video.name, "gt": str(gt.name), "identity_classes": identities.name, "unsure": unsure}
