@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from footfall.registry.artefacts import Ref  # noqa: E402
 from footfall.registry.core import Registry  # noqa: E402
+from footfall.registry.signing import Trust, generate_keypair  # noqa: E402
 from footfall.registry.storage import open_storage  # noqa: E402
 from tests.s3_server import create_bucket, s3_server, set_s3_env  # noqa: E402
 
@@ -35,7 +36,9 @@ def _ms(fn, repeat: int = 5) -> float:
 
 
 def measure(url: str, versions: int, tmp: Path) -> dict:
-    reg = Registry(open_storage(url))
+    if not (tmp / "registry.key").exists():
+        generate_keypair(tmp / "registry.key", tmp / "registry.pub")
+    reg = Registry(open_storage(url), Trust(tmp / "registry.key", tmp / "registry.pub"))  # signed, as in production
     artefact = tmp / "model.onnx"
     artefact.write_bytes(os.urandom(256 * 1024))
     publish_ms: list[float] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -50,7 +50,11 @@ def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
             rows += _rows(f"{key}.", ann)
             continue
         rows.append(f"| `{key}` | {_default(field)} | {(field.description or '').replace('|', '/')} |")
-        if nested is not None:
+        args = get_args(ann)
+        optional = [a for a in args if type(None) in args and isinstance(a, type) and issubclass(a, BaseModel)]
+        if optional:  # a section that may be left out (e.g. retrain.signing): its keys too
+            rows += _rows(f"{key}.", optional[0])
+        elif nested is not None:
             rows += _rows(f"{key}[].", nested)
     return rows
 

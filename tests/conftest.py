@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from footfall.registry.signing import Trust
 from tests.s3_server import create_bucket, s3_server, set_s3_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,3 +83,19 @@ def s3_endpoint() -> Iterator[str]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The training server's key pair (private, public), as 'footfall registry keygen' writes it."""
+    from footfall.registry.signing import generate_keypair
+
+    folder = tmp_path_factory.mktemp("keys")
+    generate_keypair(folder / "registry.key", folder / "registry.pub")
+    return folder / "registry.key", folder / "registry.pub"
+
+
+@pytest.fixture(scope="session")
+def trust(signing_keys: tuple[Path, Path]) -> Trust:
+    """A process that signs with the private key and verifies with the public one."""
+    return Trust(sign_key=signing_keys[0], verify_key=signing_keys[1])

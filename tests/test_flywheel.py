@@ -37,6 +37,7 @@ from footfall.labeling.studio import Studio
 from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage, open_storage
 from footfall.retrain.release import fetch_health
 from footfall.scheduler.service import JobRunner, Ledger, load_scheduler_config
@@ -121,11 +122,11 @@ class Annotator:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path) -> Iterator[dict[str, Any]]:
+def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path, trust: Trust) -> Iterator[dict[str, Any]]:
     """Two stores installed by site.yml, each a real edge service on its own live camera, capturing to S3,
     running production = people:1 (the COCO yolov5n, with its .pt to fine-tune from)."""
     create_bucket(s3_endpoint, "footfall-captures")
-    reg = Registry(FileStorage(tmp_path / "registry"))
+    reg = Registry(FileStorage(tmp_path / "registry"), trust)  # the training server's keys
     reg.publish("people", {"model.onnx": yolov5n_onnx, "model.pt": YOLOV5N_PT}, {"class_names": ["person"]})
     reg.promote("people", 1, "production")
     with ExitStack() as stack:
@@ -158,6 +159,7 @@ def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path) -> Iterator[dict
                 "footfall_model_command": str(VENV_BIN / "footfall"),
                 "footfall_model_registry_url": f"file://{tmp_path / 'registry'}",
                 "footfall_model_service_manager": "none",
+                "footfall_model_public_key": str(trust.verify_key),  # the stores refuse what it did not sign
                 "footfall_model_health_url": f"http://127.0.0.1:{ports[host]}/health",
                 "footfall_model_health_retries": 90,
                 "footfall_model_health_delay": 1,
@@ -170,7 +172,8 @@ def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path) -> Iterator[dict
         for host in STORES:
             models = tmp_path / host / "var/lib/footfall/models"
             subprocess.run(footfall_cmd("registry", "--url", f"file://{tmp_path / 'registry'}", "fetch", "people:1",
-                                        "--dest", str(models)), check=True, capture_output=True)  # fmt: skip
+                                        "--dest", str(models), "--verify-key", str(trust.verify_key)),
+                           check=True, capture_output=True)  # fmt: skip
             log = open(tmp_path / f"{host}.log", "wb")  # noqa: SIM115 (closed by the stack)
             stack.callback(log.close)
             procs.append(
@@ -192,7 +195,7 @@ def fleet(tmp_path: Path, s3_endpoint: str, yolov5n_onnx: Path) -> Iterator[dict
         stack.callback(stop)
         for host, port in ports.items():
             _wait(f"{host} running people:1", lambda p=port: version_at(p) == "people:1")
-        yield {"reg": reg, "inventory": inventory, "ports": ports, "tmp": tmp_path}
+        yield {"reg": reg, "inventory": inventory, "ports": ports, "tmp": tmp_path, "trust": trust}
 
 
 def version_at(port: int) -> str | None:
@@ -205,7 +208,7 @@ def sha256_at(port: int) -> set[str]:
     return {c["model_sha256"] for c in (doc or {}).get("cameras", {}).values()}
 
 
-def write_configs(tmp: Path, ls: Any, canary_port: int) -> Path:
+def write_configs(tmp: Path, ls: Any, canary_port: int, trust: Trust) -> Path:
     """harvest.yaml, retrain.yaml and scheduler.yaml of the training server, agreeing as configs/ do."""
     registry = f"file://{tmp / 'registry'}"
     harvest = {
@@ -225,6 +228,7 @@ def write_configs(tmp: Path, ls: Any, canary_port: int) -> Path:
         "heldout": "pets-heldout:1",
         "base_weights": str(YOLOV5N_PT),
         "work_dir": str(tmp / "work"),
+        "signing": {"sign_key": str(trust.sign_key), "verify_key": str(trust.verify_key)},
         "train": {"epochs": 6, "imgsz": 320, "batch": 8, "workers": 0},
         "evaluation": {
             "input_size": 480,
@@ -287,7 +291,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
 
     with label_studio() as ls:
         monkeypatch.setenv("LABEL_STUDIO_TOKEN", ls.token)
-        settings = load_scheduler_config(write_configs(tmp_path, ls, fleet["ports"]["store-a"]))
+        settings = load_scheduler_config(write_configs(tmp_path, ls, fleet["ports"]["store-a"], fleet["trust"]))
         runner = JobRunner(settings, Ledger(settings.db, "flywheel-test"))
         studio = Studio(ls.url, ls.token)
         # the slot of tonight's jobs: the harvest slot covers the night before its day, i.e. today
@@ -316,6 +320,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
         assert candidate == 2, f"the gate did not accept the first candidate: {reg.metadata('people', 2).extra['gate']}"
         meta = reg.metadata("people", 2).to_dict()
         assert meta["lineage"]["parent"] == "people:1"
+        assert meta.get("signature"), "the stores only deploy what the training server signed"
         assert [d["dataset"] for d in meta["lineage"]["train_datasets"]] == [labels.ref]
         assert meta["metrics"]["heldout"]["dataset"] == "pets-heldout:1"
 

@@ -35,7 +35,8 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(problems)} error(s)\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``cameras[0].lines[1].points`` for pydantic's ``("cameras", 0, "lines", 1, "points")``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -61,7 +62,7 @@ def validation_problems(exc: ValidationError, data: Any, prefix: tuple[str, ...]
             msg = "unknown key (typo?). Fix: remove it or check the configuration reference in docs/installer.md"
         value = _lookup(data, loc)
         shown = f" = {value!r}" if value is not None and not isinstance(value, (dict, list)) else ""
-        problems.append(f"{_key_path((*prefix, *loc))}{shown}: {msg}")
+        problems.append(f"{key_path((*prefix, *loc))}{shown}: {msg}")
     return problems
 
 

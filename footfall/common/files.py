@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, like: Path | None = None) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and a rename: readers see the
-    old content or the new, never a partial file, also after a power cut (the data is synced first)."""
+    old content or the new, never a partial file, also after a power cut (the data is synced first).
+
+    With ``like``, the file gets that file's mode and owner (a config holding secrets stays 0640
+    root:footfall); without, a new file is private to its owner (0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
+            if like is not None:
+                st = os.stat(like)
+                try:
+                    os.fchown(fh.fileno(), st.st_uid, st.st_gid)
+                except PermissionError:  # not root: the group at most, if this user is in it
+                    if st.st_gid in os.getgroups():
+                        os.fchown(fh.fileno(), -1, st.st_gid)
+                os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode))
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from footfall.common.config import NAME_PATTERN, Section
 from footfall.common.geometry import Line, Point
 
+# two points of two finite coordinates each: NaN or infinity is no pixel (and crashed the live view)
+Point2 = tuple[FiniteFloat, FiniteFloat]
+Points = tuple[Point2, Point2]
+
 
 class LineConfig(Section):
     name: str = Field(pattern=NAME_PATTERN, description="Line name, unique per camera (letters, digits, _ . -).")
-    points: tuple[tuple[float, float], tuple[float, float]] = Field(
-        description="Start and end [[x1, y1], [x2, y2]] in pixels of the source frame."
-    )
+    points: Points = Field(description="Start and end [[x1, y1], [x2, y2]] in pixels of the source frame.")
     invert: bool = Field(
         False,
         description="Swap in and out. Without it, 'in' is the start→end vector turned 90° "
@@ -24,7 +26,7 @@ class LineConfig(Section):
 
     @field_validator("points")
     @classmethod
-    def _distinct(cls, v: tuple[tuple[float, float], tuple[float, float]]) -> Any:
+    def _distinct(cls, v: Points) -> Any:
         if v[0] == v[1]:
             raise ValueError("start and end points are equal; give two distinct points")
         if any(c < 0 for p in v for c in p):
@@ -49,3 +51,24 @@ def parse_line_arg(spec: str) -> dict[str, Any]:
     except ValueError:
         raise ValueError(f"--line {spec!r}: expected four numbers x1,y1,x2,y2 after '='") from None
     return {"name": m.group(1), "points": [[x1, y1], [x2, y2]], "invert": invert}
+
+
+class LineEdit(BaseModel):
+    """A line as the dashboard sends it: shape and finiteness checked here; name rules, distinct points
+    and the rest by the config validation that follows, which names the key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    points: Points
+    invert: bool = False
+
+
+class LinesUpdate(BaseModel):
+    """The body of a line save; ``config_version`` (from ``/api/meta``) is required, so that a save based on
+    an older file than the one on disk is refused rather than silently overwriting it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[LineEdit]
+    config_version: str = Field(min_length=1)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from footfall.common.config import ConfigError
+from footfall.common.config import ConfigError, key_path
 from footfall.dashboard.context import Context, Settings
 from footfall.dashboard.queries import QueryError
 from footfall.dashboard.routes import access, cameras, counts, pages
@@ -38,6 +39,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(FileNotFoundError)
     async def no_store(request: Request, exc: FileNotFoundError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # one line per problem, without echoing the input (it may be NaN, which JSON cannot carry)
+        problems = [f"{key_path(tuple(e['loc'][1:]))}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "the request is not valid", "problems": problems}, status_code=422)
 
     @app.exception_handler(ConfigError)
     async def bad_config(request: Request, exc: ConfigError) -> JSONResponse:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from footfall.common.config import ConfigError
+from footfall.common.files import write_atomic
 from footfall.edge.config import EdgeConfig, validate_config
 
 
@@ -44,12 +44,13 @@ def _num(v: float) -> float | int:
     return int(v) if v.is_integer() else v
 
 
-def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_version: str | None = None) -> EdgeConfig:
+def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_version: str) -> EdgeConfig:
     """Replace ``camera``'s lines in the config file at ``path``; return the validated new config.
 
     Lines whose name already exists keep their comments; others are added, missing ones removed.
     Raises ``ConfigError`` (naming the key) when the result is not a valid config, ``KeyError`` for an
-    unknown camera and ``StaleConfig`` when ``expected_version`` no longer matches the file.
+    unknown camera and ``StaleConfig`` when ``expected_version`` no longer matches the file. The file
+    and its ``.bak`` keep the config's mode and owner (it holds the dashboard token and camera passwords).
     """
     path = Path(path)
     rt = YAML()
@@ -59,7 +60,7 @@ def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_ve
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         text = path.read_text()
-        if expected_version is not None and config_version(path) != expected_version:
+        if config_version(path) != expected_version:
             raise StaleConfig(f"{path} changed since it was read; reload the page and draw again")
         doc = rt.load(text)
         cams = doc.get("cameras") if isinstance(doc, dict) else None
@@ -82,13 +83,9 @@ def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_ve
         rt.dump(doc, buf)
         out = buf.getvalue()
         cfg = validate_config(yaml.safe_load(out), str(path), path.resolve().parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            f.write(out)
-            f.flush()
-            os.fsync(f.fileno())
-        path.with_name(path.name + ".bak").write_text(text)  # the previous version, for an undo by hand
-        os.replace(tmp, path)
+        # the previous version, for an undo by hand, then the new one
+        write_atomic(path.with_name(path.name + ".bak"), text.encode(), like=path)
+        write_atomic(path, out.encode(), like=path)
         return cfg
 
 

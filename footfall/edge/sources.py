@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from footfall.common.redact import redact_url
+
 log = logging.getLogger(__name__)
 
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -68,6 +70,7 @@ class VideoSource:
         opener: Callable[[str], cv2.VideoCapture] | None = None,
     ) -> None:
         self.uri = uri
+        self.shown = redact_url(uri)  # what logs and errors say: never the camera's password
         self.kind = source_kind(uri)
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
@@ -96,7 +99,7 @@ class VideoSource:
         opened: cv2.VideoCapture | None = self._open(self.uri)
         if opened is not None and not opened.isOpened():
             if self.kind == "file":
-                raise SourceError(f"cannot decode video file {self.uri}")
+                raise SourceError(f"cannot decode video file {self.shown}")
             opened = self._reopen(opened)
         if opened is None:
             return
@@ -118,7 +121,7 @@ class VideoSource:
                 if not ok or image is None:
                     if self.kind == "file":
                         return
-                    log.warning("source %s dropped after frame %d; reconnecting", self.uri, index)
+                    log.warning("source %s dropped after frame %d; reconnecting", self.shown, index)
                     reopened = self._reopen(cap)
                     if reopened is None:
                         return
@@ -141,12 +144,12 @@ class VideoSource:
             cap = self._open(self.uri)
             if cap.isOpened():
                 self.reconnects += 1
-                log.info("source %s reconnected after %d attempt(s)", self.uri, attempt)
+                log.info("source %s reconnected after %d attempt(s)", self.shown, attempt)
                 if self.on_reconnect:
                     self.on_reconnect()
                 return cap
             cap.release()
-            log.warning("source %s still unavailable (attempt %d); retrying in %.1fs", self.uri, attempt, delay)
+            log.warning("source %s still unavailable (attempt %d); retrying in %.1fs", self.shown, attempt, delay)
             delay = min(delay * 2, self.backoff_max_s)
         return None
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from footfall.common.redact import redact_url
 from footfall.edge.types import CrossingEvent
 
 _SCHEMA = """
@@ -130,11 +131,12 @@ class CountStore:
         self._db.execute("COMMIT")
 
     def open_session(self, session: str, camera: str, source: str, started_ts: float) -> Session:
-        """Return the stored session (to resume) or create it."""
+        """Return the stored session (to resume) or create it; the source is stored without credentials
+        (the database travels to a central copy)."""
         with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO sessions (session, camera, source, started_ts, updated_ts) VALUES (?,?,?,?,?)",
-                (session, camera, source, started_ts, time.time()),
+                (session, camera, redact_url(source), started_ts, time.time()),
             )
             row = db.execute(
                 "SELECT session, camera, source, started_ts, next_frame, finished, tracker_state, counter_state "

@@ -13,8 +13,9 @@ import click
 
 from footfall.common.yolo import DatasetError
 from footfall.registry.artefacts import Ref, RegistryError
-from footfall.registry.core import Registry, generate_keypair
+from footfall.registry.core import Registry
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust, generate_keypair
 from footfall.registry.storage import open_storage
 
 
@@ -42,6 +43,9 @@ class _Ctx:
         if self._reg is None:
             self._reg = Registry(open_storage(self.url))
         return self._reg
+
+    def with_trust(self, trust: Trust) -> Registry:
+        return Registry(self.reg.storage, trust)
 
 
 # one storage for models and datasets: the same option, the same environment variable
@@ -86,15 +90,23 @@ def _run(fn: Any) -> Any:
 )
 @click.option(
     "--sign-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ed25519 private key (PEM) to sign the checksum manifest.",
+    envvar="FOOTFALL_SIGN_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 private key (PEM) that signs the version (its checksums and metadata). Env: FOOTFALL_SIGN_KEY.",
 )
+@click.option("--unsigned", is_flag=True, help="Development only: publish without a signature (devices refuse it).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def publish(
-    obj: _Ctx, name: str, files: tuple[str, ...], metadata: Path | None, sign_key: Path | None, as_json: bool
+    obj: _Ctx,
+    name: str,
+    files: tuple[str, ...],
+    metadata: Path | None,
+    sign_key: Path | None,
+    unsigned: bool,
+    as_json: bool,
 ) -> None:
-    """Publish a new immutable version of NAME."""
+    """Publish a new immutable, signed version of NAME."""
     parsed = {}
     for spec in files:
         label, sep, path = spec.partition("=")
@@ -103,7 +115,10 @@ def publish(
         parsed[label] = Path(path)
     meta = json.loads(metadata.read_text()) if metadata else {}
     meta.setdefault("code_revision", os.environ.get("FOOTFALL_CODE_REVISION"))
-    result = _run(lambda: obj.reg.publish(name, parsed, meta, sign_key=sign_key))
+    if unsigned and sign_key is None:
+        click.echo(f"WARNING: publishing {name} UNSIGNED; devices with a verify key will refuse it", err=True)
+    reg = obj.with_trust(Trust(sign_key=sign_key, allow_unsigned=unsigned))
+    result = _run(lambda: reg.publish(name, parsed, meta))
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else f"published {result.ref}")
 
 
@@ -184,13 +199,28 @@ def rollback(obj: _Ctx, name: str, alias: str) -> None:
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option(
     "--verify-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Ed25519 public key (PEM): refuse a model whose manifest signature does not verify.",
+    envvar="FOOTFALL_VERIFY_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 public key (PEM) the version must be signed with. Env: FOOTFALL_VERIFY_KEY.",
+)
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Development only: place the version without checking its signature.",
+)
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Allow a version older than the one DEST runs (an operator's rollback; refused otherwise).",
 )
 @click.pass_obj
-def fetch(obj: _Ctx, ref: str, dest: Path, verify_key: Path | None) -> None:
-    """Download REF, verify every checksum, place it under DEST and switch DEST/current to it."""
-    placed = _run(lambda: obj.reg.fetch(Ref.parse(ref), dest, verify_key=verify_key))
+def fetch(obj: _Ctx, ref: str, dest: Path, verify_key: Path | None, allow_unsigned: bool, rollback: bool) -> None:
+    """Verify REF's signature, download it, verify every checksum, place it under DEST and switch
+    DEST/current to it."""
+    if allow_unsigned and verify_key is None:
+        click.echo(f"WARNING: fetching {ref} WITHOUT checking its signature (--allow-unsigned)", err=True)
+    reg = obj.with_trust(Trust(verify_key=verify_key, allow_unsigned=allow_unsigned))
+    placed = _run(lambda: reg.fetch(Ref.parse(ref), dest, rollback=rollback))
     click.echo(str(placed))
 
 
@@ -236,8 +266,9 @@ def diff(obj: _Ctx, a: str, b: str, as_json: bool) -> None:
 @click.option("--private", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--public", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def keygen(private: Path, public: Path) -> None:
-    """Create an Ed25519 key pair for signing checksum manifests."""
-    generate_keypair(private, public)
+    """Create an Ed25519 key pair: the private key signs what the training server publishes, the public
+    key goes to every store (ansible: footfall_model_public_key). Never overwrites a key."""
+    _run(lambda: generate_keypair(private, public))
     click.echo(f"wrote {private} (keep secret) and {public} (for devices)")
 
 

@@ -32,6 +32,7 @@ from footfall.registry.artefacts import (
     folder_matches,
     place_verified,
 )
+from footfall.registry.signing import Trust
 from footfall.registry.storage import NotFound, PreconditionFailed, Storage, claim_number
 
 RESERVED = re.compile(r"^(latest|v\d+)$")
@@ -113,9 +114,10 @@ class ModelVersion:
         return doc
 
     def signed_bytes(self) -> bytes:
-        """The signed part of a version: name, number and every artefact's checksum."""
-        files = {k: f.sha256 for k, f in sorted(self.files.items())}
-        return json.dumps({"name": self.name, "version": self.version, "files": files}, sort_keys=True).encode()
+        """What the signature covers: every recorded field but the signature itself (name, number, each
+        artefact's checksum, and the class names, metrics and lineage the devices and operators read)."""
+        doc = {k: v for k, v in self.to_dict().items() if k != "signature"}
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _actor() -> str:
@@ -127,10 +129,12 @@ def _actor() -> str:
 
 
 class Registry:
-    """The model registry on one ``Storage``."""
+    """The model registry on one ``Storage``; ``trust`` holds the keys this process signs and verifies with
+    (without them it can read, promote and roll back, but neither publish nor fetch)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, trust: Trust | None = None) -> None:
         self.storage = storage
+        self.trust = trust or Trust()
 
     # -- keys -------------------------------------------------------------------------------------
     @staticmethod
@@ -154,10 +158,9 @@ class Registry:
         name: str,
         files: dict[str, Path],
         metadata: dict[str, Any] | None = None,
-        *,
-        sign_key: Path | None = None,
     ) -> ModelVersion:
-        """Upload artefacts, then make a new immutable version visible; return its metadata."""
+        """Upload artefacts, then make a new immutable version visible, signed; return its metadata."""
+        self.trust.require_signing(name)  # before a number is claimed
         if not NAME.match(name):
             raise RegistryError(f"model name {name!r}: use lower-case letters, digits, _ . - (max 63)")
         if not files:
@@ -189,8 +192,7 @@ class Registry:
                 "signature": None,
             }
         )
-        if sign_key is not None:
-            meta = replace(meta, signature=_sign(sign_key, meta.signed_bytes()))
+        meta = replace(meta, signature=self.trust.sign(meta.ref, meta.signed_bytes()))
         self.storage.put(
             f"{self._vdir(name, version)}/metadata.json",
             json.dumps(meta.to_dict(), indent=1).encode(),
@@ -320,18 +322,23 @@ class Registry:
             ) from None
 
     # -- fetch ------------------------------------------------------------------------------------
-    def fetch(self, ref: Ref, dest: Path, *, verify_key: Path | None = None) -> Path:
-        """Download, verify every checksum (and the signature), then place atomically.
+    def fetch(self, ref: Ref, dest: Path, *, rollback: bool = False) -> Path:
+        """Verify the signature, download, verify every checksum, then place atomically.
 
         The version lands in ``dest/v<N>`` and ``dest/current`` is switched to it by a rename; on any
-        mismatch nothing under ``dest`` changes.
+        mismatch nothing under ``dest`` changes. Aliases are not signed, so a version older than the one
+        ``dest/current`` holds is a downgrade: refused unless ``rollback`` (an operator's explicit act).
         """
         version = self.resolve(ref)
         meta = self.metadata(ref.name, version)
-        if verify_key is not None:
-            if meta.signature is None:
-                raise IntegrityError(f"{meta.ref} is not signed, but a verify key was given")
-            _verify(verify_key, meta.signed_bytes(), meta.signature)
+        self.trust.check(meta.ref, meta.signed_bytes(), meta.signature)
+        running = current_version(dest)
+        if running is not None and version < running and not rollback:
+            raise IntegrityError(
+                f"{ref} is {meta.ref}, older than the v{running} in {dest}: refusing a downgrade (aliases are not "
+                "signed). Fix: if this is a rollback, run it as one (footfall registry fetch --rollback, "
+                "ansible/playbooks/rollback.yml)"
+            )
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / f"v{version}"
         if not (final.is_dir() and folder_matches(final, meta.files)):
@@ -347,46 +354,14 @@ class Registry:
         return final
 
 
+def current_version(dest: Path) -> int | None:
+    """The version ``dest/current`` points at (``v<N>``), or ``None``."""
+    m = re.fullmatch(r"v(\d+)", os.readlink(dest / "current")) if (dest / "current").is_symlink() else None
+    return int(m.group(1)) if m else None
+
+
 def _switch_current(dest: Path, target: str) -> None:
     link = dest / "current"
     tmp = dest / f".current-{uuid.uuid4().hex[:8]}"
     os.symlink(target, tmp)
     os.replace(tmp, link)  # rename over the old link: readers see the old or the new, never none
-
-
-def _sign(key_path: Path, message: bytes) -> str:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    key = load_pem_private_key(key_path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise RegistryError(f"{key_path}: not an Ed25519 private key")
-    return key.sign(message).hex()
-
-
-def _verify(key_path: Path, message: bytes, signature: str) -> None:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    key = load_pem_public_key(key_path.read_bytes())
-    if not isinstance(key, Ed25519PublicKey):
-        raise RegistryError(f"{key_path}: not an Ed25519 public key")
-    try:
-        key.verify(bytes.fromhex(signature), message)
-    except (InvalidSignature, ValueError):
-        raise IntegrityError("the signature of the checksum manifest does not verify; refusing the model") from None
-
-
-def generate_keypair(private: Path, public: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    os.chmod(private, 0o600)
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )

@@ -10,6 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from footfall.common.classes import PRODUCT_CLASSES
 from footfall.common.config import Section, load_section, resolve_file_url, resolve_path
 from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.signing import KEYGEN_HINT, SigningSettings
+
+# the original ultralytics/yolov5 v6.1 yolov5n.pt (../shared/data/README.md): a pickle, loaded only if it is this file
+YOLOV5N_SHA256 = "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"
 
 PACKAGED_HYP = Path(__file__).parent / "hyp" / "finetune-v1.yaml"
 
@@ -157,6 +161,16 @@ class RetrainConfig(Section):
         Path("../shared/data/weights/yolov5n.pt"),
         description="Original YOLOv5 checkpoint used as parent and baseline while the alias is unset.",
     )
+    base_weights_sha256: str = Field(
+        YOLOV5N_SHA256,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 base_weights must have: a checkpoint is a pickle, and an unknown one is never loaded.",
+    )
+    signing: SigningSettings | None = Field(
+        None,
+        description="sign_key signs every published candidate; verify_key checks the parent fetched from the "
+        "registry (the stores hold the same public key).",
+    )
     work_dir: Path = Field(Path("runs/retrain"), description="Scratch space for datasets, runs and exports.")
     train: TrainSettings = Field(default_factory=TrainSettings)
     evaluation: EvalSettings = Field(default_factory=EvalSettings)
@@ -177,6 +191,12 @@ class RetrainConfig(Section):
             raise ValueError(f"heldout {self.heldout!r} must name a version (NAME:N): evaluation never uses 'latest'")
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes {self.classes} repeat a name")
+        if self.signing is None:
+            raise ValueError(
+                "signing is not set: candidates are signed and the parent verified. Fix: signing: {sign_key: "
+                f"registry.key, verify_key: registry.pub}} ({KEYGEN_HINT}), or signing: {{allow_unsigned: true}} "
+                "on a development machine"
+            )
         return self
 
 
@@ -206,9 +226,15 @@ def resolve_paths(cfg: RetrainConfig, base: Path) -> RetrainConfig:
         for s in cfg.evaluation.sequences
     ]
     device = cfg.evaluation.device_config
+    signing = cfg.signing
+    if signing is not None:
+        signing = signing.model_copy(
+            update={k: res(v) for k in ("sign_key", "verify_key") if (v := getattr(signing, k)) is not None}
+        )
     return cfg.model_copy(
         update={
             "registry": registry,
+            "signing": signing,
             "base_weights": res(cfg.base_weights),
             "work_dir": res(cfg.work_dir),
             "train": train,

@@ -23,7 +23,7 @@ import yaml
 from footfall.common.files import sha256_file
 from footfall.common.yolo_dataset import merge
 from footfall.registry.artefacts import Ref, RegistryError
-from footfall.registry.core import Registry
+from footfall.registry.core import ModelVersion, Registry
 from footfall.registry.datasets import DatasetManifest, DatasetStore
 from footfall.registry.storage import open_storage
 from footfall.retrain.config import RetrainConfig
@@ -58,7 +58,8 @@ class Cycle:
     def __init__(self, cfg: RetrainConfig, *, on_train_line: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
         storage = open_storage(cfg.registry)
-        self.registry = Registry(storage)
+        assert cfg.signing is not None  # the config refuses a file without it
+        self.registry = Registry(storage, cfg.signing.trust())
         self.datasets = DatasetStore(storage)
         self.run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.dir = cfg.work_dir / f"run-{self.run_id}"
@@ -102,29 +103,14 @@ class Cycle:
         try:
             version = self.registry.resolve(ref)
         except RegistryError as exc:
-            if not self.cfg.base_weights.is_file():
-                raise CycleError(
-                    f"{exc}, and base_weights {self.cfg.base_weights} does not exist. Fix: set retrain.base_weights "
-                    "to an original YOLOv5 checkpoint (e.g. ../shared/data/weights/yolov5n.pt)"
-                ) from None
-            digest = sha256_file(self.cfg.base_weights)
-            onnx = self.cfg.work_dir / "baseline" / f"{digest[:16]}.onnx"
-            if not onnx.is_file():
-                _export(self.cfg.base_weights, onnx, f"base:{digest[:12]}")
-            log.info("retrain: %s not found; parent and baseline = %s", ref, self.cfg.base_weights)
-            return {
-                "label": f"base:{self.cfg.base_weights.name}",
-                "pt": self.cfg.base_weights,
-                "onnx": onnx,
-                "sha256": digest,
-                "class_map": self.cfg.evaluation.baseline_class_map,
-            }
+            return self._base_parent(ref, exc)
         folder = self.registry.fetch(Ref(self.cfg.model_name, version=version), self.cfg.work_dir / "models")
         if not (folder / "model.pt").is_file():
             raise CycleError(f"{self.cfg.model_name}:{version} has no model.pt artefact to fine-tune from")
         # a parent without the product classes (the COCO bootstrap in production) is scored as the
         # baseline is: through evaluation.baseline_class_map
-        known = set(self.registry.metadata(self.cfg.model_name, version).class_names or [])
+        verified = ModelVersion.from_dict(json.loads((folder / "metadata.json").read_text()))
+        known = set(verified.class_names or [])
         lacks = not set(self.cfg.classes) <= known
         return {
             "label": f"{self.cfg.model_name}:{version}",
@@ -133,6 +119,33 @@ class Cycle:
             "onnx": folder / "model.onnx",
             "sha256": sha256_file(folder / "model.pt"),
             "class_map": self.cfg.evaluation.baseline_class_map if lacks else None,
+        }
+
+    def _base_parent(self, ref: Ref, missing: RegistryError) -> dict[str, Any]:
+        """Before the first promotion: the original checkpoint, loaded only if its SHA-256 is the pinned one."""
+        if not self.cfg.base_weights.is_file():
+            raise CycleError(
+                f"{missing}, and base_weights {self.cfg.base_weights} does not exist. Fix: set retrain.base_weights "
+                "to an original YOLOv5 checkpoint (e.g. ../shared/data/weights/yolov5n.pt)"
+            )
+        digest = sha256_file(self.cfg.base_weights)
+        if digest != self.cfg.base_weights_sha256:
+            raise CycleError(
+                f"base_weights {self.cfg.base_weights} has sha256 {digest}, not the pinned "
+                f"{self.cfg.base_weights_sha256}; a checkpoint is a pickle that can run code, so an unknown one "
+                "is never loaded. Fix: point base_weights at the original checkpoint, or set "
+                "retrain.base_weights_sha256 to the new file's checksum after checking where it came from"
+            )
+        onnx = self.cfg.work_dir / "baseline" / f"{digest[:16]}.onnx"
+        if not onnx.is_file():
+            _export(self.cfg.base_weights, onnx, f"base:{digest[:12]}")
+        log.info("retrain: %s not found; parent and baseline = %s", ref, self.cfg.base_weights)
+        return {
+            "label": f"base:{self.cfg.base_weights.name}",
+            "pt": self.cfg.base_weights,
+            "onnx": onnx,
+            "sha256": digest,
+            "class_map": self.cfg.evaluation.baseline_class_map,
         }
 
     def build_training_set(self, train: list[tuple[Path, DatasetManifest]]) -> Path:
@@ -200,7 +213,7 @@ class Cycle:
                 "run_id": self.run_id,
             },
         }
-        meta = self.registry.publish(cfg.model_name, {"model.onnx": onnx, "model.pt": weights}, metadata, sign_key=None)
+        meta = self.registry.publish(cfg.model_name, {"model.onnx": onnx, "model.pt": weights}, metadata)
         promoted = None
         if decision.accepted:
             promoted = self.registry.promote(cfg.model_name, meta.version, cfg.gate.promote_to)

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from footfall.registry.core import Registry
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 from tests.conftest import VTEST, footfall_cmd
 from tests.helpers import free_port
@@ -69,10 +70,10 @@ def recap(out: str) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Iterator[dict]:
+def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path, trust: Trust) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("fleet")
     reg_url = f"file://{tmp / 'registry'}"
-    reg = Registry(FileStorage(tmp / "registry"))
+    reg = Registry(FileStorage(tmp / "registry"), trust)  # the training server: it signs what it publishes
     for _ in range(2):
         reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
     reg.promote("people", 1, "production")
@@ -103,6 +104,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
             "footfall_model_command": str(VENV_BIN / "footfall"),
             "footfall_model_registry_url": reg_url,
             "footfall_model_service_manager": "none",
+            "footfall_model_public_key": str(trust.verify_key),
             "footfall_model_health_url": f"http://127.0.0.1:{ports[host]}/health",
             "footfall_model_health_retries": 60,
             "footfall_model_health_delay": 1,
@@ -114,7 +116,17 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
     for host in HOSTS:  # first provisioning of a store: its initial model, then the service starts
         models = tmp / host / "var/lib/footfall/models"
         subprocess.run(
-            footfall_cmd("registry", "--url", reg_url, "fetch", "people:1", "--dest", str(models)),
+            footfall_cmd(
+                "registry",
+                "--url",
+                reg_url,
+                "fetch",
+                "people:1",
+                "--dest",
+                str(models),
+                "--verify-key",
+                str(trust.verify_key),
+            ),
             check=True,
             capture_output=True,
         )
@@ -130,7 +142,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path) -> Itera
     ):
         time.sleep(1)
     assert all(_health(p).get("model_version") == "people:1" for p in ports.values())
-    yield {"tmp": tmp, "reg": reg, "inventory": inventory, "ports": ports, "reg_url": reg_url}
+    yield {"tmp": tmp, "reg": reg, "inventory": inventory, "ports": ports, "reg_url": reg_url, "hosts": hosts}
     for p in procs.values():
         p.terminate()
     for p in procs.values():
@@ -187,15 +199,43 @@ def test_unhealthy_model_is_rolled_back(fleet: dict, yolov5n_onnx: Path) -> None
     assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
 
 
-def test_status_and_rollback(fleet: dict) -> None:
+def test_an_unsigned_model_is_refused_by_the_canary(fleet: dict, yolov5n_onnx: Path) -> None:
+    """A bucket writer publishes a model of their own and points production at it: no store runs it."""
+    reg = fleet["reg"]
+    unsigned = Registry(reg.storage, Trust(allow_unsigned=True)).publish("people", {"model.onnx": yolov5n_onnx})
+    reg.promote("people", unsigned.version, "production")
+    run = playbook(fleet["inventory"], "rollout.yml")
+    assert run.returncode != 0
+    assert f"people:{unsigned.version} is not signed" in run.stdout, run.stdout[-3000:]
+    assert not (fleet["tmp"] / "store-a/var/lib/footfall/models" / f"v{unsigned.version}").exists()
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+
+
+def test_an_alias_moved_back_is_refused_unless_rolled_back(fleet: dict) -> None:
+    """Aliases are not signed: pointing production at an older signed version is a downgrade."""
+    reg = fleet["reg"]
+    reg.promote("people", 1, "production")
+    run = playbook(fleet["inventory"], "rollout.yml")
+    assert run.returncode != 0 and "refusing a downgrade" in run.stdout, run.stdout[-3000:]
+    assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
+    reg.promote("people", 2, "production")
+
+
+def test_status_and_rollback(fleet: dict, yolov5n_onnx: Path) -> None:
     status = playbook(fleet["inventory"], "status.yml")
     assert status.returncode == 0, status.stdout[-3000:]
     assert re.search(r"store-a \| people:2 \|\s*v2 \| ok", status.stdout), status.stdout[-2000:]
     assert re.search(r"store-b \| people:2 \|\s*v2 \| ok", status.stdout)
-    # production went 1 → 2 → corrupted → broken; two rollbacks of the alias bring back version 2
-    fleet["reg"].rollback("people", "production")
+    # a newer version goes out; the operator's rollback (recorded in the registry) brings 2 back
+    reg = fleet["reg"]
+    newer = reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
+    reg.promote("people", newer.version, "production")
+    assert playbook(fleet["inventory"], "rollout.yml").returncode == 0
+    assert _running(fleet) == {"store-a": f"people:{newer.version}", "store-b": f"people:{newer.version}"}
     back = playbook(fleet["inventory"], "rollback.yml")
     assert back.returncode == 0, back.stdout[-3000:]
+    assert reg.aliases("people")["production"] == 2
+    assert reg.history("people")[-1]["event"] == "rollback"
     assert _running(fleet) == {"store-a": "people:2", "store-b": "people:2"}
 
 
@@ -209,16 +249,40 @@ def test_an_installed_store_captures_and_uploads_tagged_with_its_model(fleet: di
     running = _running(fleet)
     deadline = time.monotonic() + 90
     items: list = []
-    while time.monotonic() < deadline:
+    latest: dict = {}
+    while time.monotonic() < deadline:  # the stores just swapped back to 2: wait for frames seen since
         items = list_items(bucket, 0, 4e9)
-        if {i.store for i in items} == set(HOSTS):
+        latest = {i.store: i.meta["model_version"] for i in sorted(items, key=lambda i: i.ts)}
+        if latest == running:
             break
         time.sleep(2)
     assert {i.store for i in items} == set(HOSTS), [i.key for i in items]
     for item in items:
         assert item.meta["model_version"].startswith("people:"), item.meta["model_version"]
-    latest = {i.store: i.meta["model_version"] for i in sorted(items, key=lambda i: i.ts)}
     assert latest == running
+
+
+def test_every_wave_gets_the_version_the_canary_ran(fleet: dict, yolov5n_onnx: Path) -> None:
+    """The alias moves while the rollout runs (here: the moment the wave store runs its first command):
+    the wave still deploys the version resolved once, before the canary."""
+    reg, tmp = fleet["reg"], fleet["tmp"]
+    newer = reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
+    other = reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
+    reg.promote("people", newer.version, "production")
+    mover = tmp / "move-alias-then-footfall"
+    mover.write_text(
+        f"#!/bin/sh\n{VENV_BIN / 'footfall'} registry --url {fleet['reg_url']} promote people {other.version} "
+        f'--alias production >/dev/null\nexec {VENV_BIN / "footfall"} "$@"\n'
+    )
+    mover.chmod(0o755)
+    hosts = json.loads(json.dumps(fleet["hosts"]))
+    hosts["all"]["children"]["stores"]["children"]["wave1"]["hosts"]["store-b"]["footfall_model_command"] = str(mover)
+    inventory = tmp / "hosts-moving.yml"
+    inventory.write_text(yaml.safe_dump(hosts))
+    run = playbook(inventory, "rollout.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert reg.aliases("people")["production"] == other.version, "the alias did move mid-rollout"
+    assert _running(fleet) == {"store-a": f"people:{newer.version}", "store-b": f"people:{newer.version}"}
 
 
 def test_syntax_and_lint() -> None:

@@ -130,7 +130,8 @@ def test_lines_are_saved_in_place_validated_and_guarded(device: Path) -> None:
     assert any(p.startswith("cameras[0].lines[0].name") for p in problems)
     assert any(p.startswith("cameras[0].lines[0].points") and "distinct" in p for p in problems)
     assert device.read_text() == before  # a refused save changes nothing
-    assert c.put("/api/cameras/nope/lines", json={"lines": lines}).status_code == 404
+    missing = c.put("/api/cameras/nope/lines", json={"lines": lines, "config_version": config_version(device)})
+    assert missing.status_code == 404
 
 
 def test_snapshot_is_a_frame_of_the_camera(device: Path) -> None:
@@ -148,4 +149,4 @@ def test_a_central_copy_without_config_serves_charts_but_no_live_view(device: Pa
     assert c.get("/api/counts", params={"start": "2026-11-23"}).json()["totals"]["in"] == 1
     assert c.get("/live/front").status_code == 404
     assert c.get("/api/cameras/front/live.mjpg").status_code == 404
-    assert c.put("/api/cameras/front/lines", json={"lines": []}).status_code == 409
+    assert c.put("/api/cameras/front/lines", json={"lines": [], "config_version": "x"}).status_code == 409

@@ -19,12 +19,13 @@ from footfall.edge.store import CountStore
 from footfall.edge.tracking import create_tracker
 from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 
 
 @pytest.fixture
-def device(tmp_path: Path, yolov5n_onnx: Path) -> tuple[Registry, Path]:
-    reg = Registry(FileStorage(tmp_path / "registry"))
+def device(tmp_path: Path, yolov5n_onnx: Path, trust: Trust) -> tuple[Registry, Path]:
+    reg = Registry(FileStorage(tmp_path / "registry"), trust)
     for _ in range(2):
         reg.publish("people", {"model.onnx": yolov5n_onnx})
     truncated = tmp_path / "broken.onnx"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from footfall.registry.core import Registry
+from footfall.registry.signing import Trust
 from footfall.registry.storage import open_storage
 
 
@@ -19,8 +20,8 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def reg(registry_url: str) -> Registry:
-    return Registry(open_storage(registry_url))
+def reg(registry_url: str, trust: Trust) -> Registry:
+    return Registry(open_storage(registry_url), trust)
 
 
 @pytest.fixture

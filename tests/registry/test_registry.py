@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from footfall.registry.artefacts import IntegrityError, Ref, RegistryError
-from footfall.registry.core import AliasConflict, Registry, generate_keypair
+from footfall.registry.core import AliasConflict, Registry
+from footfall.registry.signing import generate_keypair
 
 
 def test_publish_makes_immutable_numbered_versions(reg: Registry, artefacts: dict[str, Path]) -> None:
@@ -161,12 +163,12 @@ def test_corrupt_artefact_is_refused_and_the_previous_model_kept(
 
 
 def test_signed_manifest(reg: Registry, artefacts: dict[str, Path], tmp_path: Path) -> None:
-    generate_keypair(tmp_path / "k.pem", tmp_path / "k.pub")
     generate_keypair(tmp_path / "other.pem", tmp_path / "other.pub")
-    reg.publish("people", artefacts, sign_key=tmp_path / "k.pem")
-    assert reg.fetch(Ref.parse("people:1"), tmp_path / "d1", verify_key=tmp_path / "k.pub").is_dir()
+    reg.publish("people", artefacts)
+    assert reg.fetch(Ref.parse("people:1"), tmp_path / "d1").is_dir()
+    other = Registry(reg.storage, replace(reg.trust, verify_key=tmp_path / "other.pub"))
     with pytest.raises(IntegrityError, match="signature"):
-        reg.fetch(Ref.parse("people:1"), tmp_path / "d2", verify_key=tmp_path / "other.pub")
+        other.fetch(Ref.parse("people:1"), tmp_path / "d2")
     assert not (tmp_path / "d2" / "current").exists()
 
 

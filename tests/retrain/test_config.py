@@ -8,7 +8,12 @@ import yaml
 from footfall.common.config import ConfigError
 from footfall.retrain.config import load_retrain_config
 
-GOOD = {"train_datasets": ["pets-person"], "heldout": "pets-person:1", "classes": ["person"]}
+GOOD = {
+    "train_datasets": ["pets-person"],
+    "heldout": "pets-person:1",
+    "classes": ["person"],
+    "signing": {"sign_key": "keys/registry.key", "verify_key": "keys/registry.pub"},
+}
 
 
 def write(tmp_path: Path, doc: dict) -> Path:
@@ -28,6 +33,7 @@ def test_sample_configs_are_valid() -> None:
 def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
     cfg = load_retrain_config(write(tmp_path, {"retrain": {**GOOD, "work_dir": "w", "registry": "file://r"}}))
     assert cfg.work_dir == tmp_path / "w"
+    assert cfg.signing is not None and cfg.signing.sign_key == tmp_path / "keys" / "registry.key"
     assert cfg.registry == f"file://{tmp_path / 'r'}"
 
 
@@ -41,6 +47,9 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
         ({"gate": {"min_improvment": 0.1}}, r"retrain.gate.min_improvment.*unknown key"),
         ({"train_datasets": []}, r"retrain.train_datasets"),
         ({"classes": ["a", "a"]}, r"repeat a name"),
+        ({"signing": None}, r"signing is not set.*keygen.*allow_unsigned"),
+        ({"signing": {"sign_key": "k"}}, r"retrain.signing: verify_key not set.*keygen"),
+        ({"base_weights_sha256": "abc"}, r"retrain.base_weights_sha256 = 'abc'"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, change: dict, problem: str) -> None:

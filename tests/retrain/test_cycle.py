@@ -20,6 +20,7 @@ from footfall.labeling.mot_import import yolo_from_mot
 from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import open_storage
 from tests.conftest import DATA, PETS_GT, ROOT, VTEST, footfall_cmd
 
@@ -56,9 +57,10 @@ def shuffled_labels(src: Path, out: Path, seed: int = 0) -> Path:
     return out
 
 
-def config(tmp_path: Path, url: str, **retrain: object) -> Path:
+def config(tmp_path: Path, url: str, keys: tuple[Path, Path], **retrain: object) -> Path:
     doc = {
         "registry": url,
+        "signing": {"sign_key": str(keys[0]), "verify_key": str(keys[1])},
         "model_name": "people-test",
         "classes": ["person"],
         "heldout": "pets-heldout:1",
@@ -86,7 +88,9 @@ def run_cycle(cfg: Path, tmp_path: Path) -> dict:
     return json.loads(report.read_text())
 
 
-def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: Path) -> None:
+def test_worse_candidate_is_rejected_with_reasons(
+    registry_url: str, tmp_path: Path, signing_keys: tuple[Path, Path], trust: Trust
+) -> None:
     store = DatasetStore(open_storage(registry_url))
     bad = store.publish("pets-shuffled", shuffled_labels(PETS, tmp_path / "bad"), sources={"note": "labels shuffled"})
     # two epochs on a set without a val split: yolov5 7.0.14 crashes with --noval past one epoch, so the
@@ -94,6 +98,7 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
     cfg = config(
         tmp_path,
         registry_url,
+        signing_keys,
         train_datasets=["pets-shuffled"],
         train={"epochs": 2, "imgsz": 320, "batch": 16, "workers": 0},
     )
@@ -103,7 +108,7 @@ def test_worse_candidate_is_rejected_with_reasons(registry_url: str, tmp_path: P
     # shuffled labels teach nothing useful: it cannot clear the margin over the COCO baseline
     assert report["candidate"]["map50"] < report["baseline"]["metrics"]["map50"] + 0.005
     assert any("not better enough" in r for r in report["reasons"])
-    reg = Registry(open_storage(registry_url))
+    reg = Registry(open_storage(registry_url), trust)
     meta = reg.metadata("people-test", report["version"]).to_dict()
     assert meta["status"] == "rejected"
     assert meta["gate"]["accepted"] is False and meta["gate"]["reasons"] == report["reasons"]
@@ -129,10 +134,13 @@ def device_config(tmp_path: Path, input_size: int) -> Path:
     return path
 
 
-def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tmp_path: Path) -> None:
+def test_better_candidate_is_promoted_and_runs_on_the_edge(
+    registry_url: str, tmp_path: Path, signing_keys: tuple[Path, Path], trust: Trust
+) -> None:
     cfg = config(
         tmp_path,
         registry_url,
+        signing_keys,
         train_datasets=["pets-train"],
         train={"epochs": BETTER_EPOCHS, "imgsz": BETTER_IMGSZ, "batch": 16, "workers": 0},
         evaluation={
@@ -154,10 +162,11 @@ def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tm
     report = run_cycle(cfg, tmp_path)
     assert report["accepted"] is True, report["reasons"]
     assert report["candidate"]["map50"] >= report["baseline"]["metrics"]["map50"] + 0.005
-    reg = Registry(open_storage(registry_url))
+    reg = Registry(open_storage(registry_url), trust)
     assert reg.aliases("people-test")["canary"] == report["version"]
     meta = reg.metadata("people-test", report["version"]).to_dict()
     assert meta["status"] == "candidate" and meta["gate"]["accepted"]
+    assert meta["signature"], "the cycle signs what it publishes"
     seq = meta["metrics"]["sequences"]["pets"]
     assert seq["frames"] == 120 and 0 < seq["idf1"] <= 1 and "x240" in seq["lines"]
     assert meta["metrics"]["per_class"]["person"]["instances"] == 271
@@ -170,7 +179,9 @@ def test_better_candidate_is_promoted_and_runs_on_the_edge(registry_url: str, tm
     assert len(found) >= 3  # bus.jpg holds 4 people
 
 
-def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path) -> None:
+def test_three_class_cycle_reports_every_class(
+    registry_url: str, tmp_path: Path, signing_keys: tuple[Path, Path], trust: Trust
+) -> None:
     # No public child / female / male set exists: this one is CONSTRUCTED by giving each PETS identity
     # a class (identity % 3). It tests the three-class plumbing, not what a real model learns.
     counts = yolo_from_mot(
@@ -185,6 +196,7 @@ def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path
     cfg = config(
         tmp_path,
         registry_url,
+        signing_keys,
         model_name="people-3class",
         classes=THREE,
         train_datasets=["pets-3class-train"],
@@ -198,7 +210,7 @@ def test_three_class_cycle_reports_every_class(registry_url: str, tmp_path: Path
     # the COCO baseline only ever says male_adult; the candidate's head has all three classes
     assert base["child"]["ap50"] == 0 and base["female_adult"]["ap50"] == 0
     assert per_class["child"]["ap50"] > 0 and per_class["female_adult"]["ap50"] > 0
-    reg = Registry(open_storage(registry_url))
+    reg = Registry(open_storage(registry_url), trust)
     meta = reg.metadata("people-3class", report["version"]).to_dict()
     assert meta["lineage"]["training"]["seeded_from"] == dict.fromkeys(THREE, "person")
     assert meta["gate"]["accepted"] == report["accepted"]

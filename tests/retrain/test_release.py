@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from footfall.registry.core import Registry
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 from footfall.retrain.config import ReleaseSettings
 from footfall.retrain.release import release
@@ -24,8 +25,8 @@ def health_of(version: str, *, status: int = 200, state: str = "ok", fps: float 
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    reg = Registry(FileStorage(tmp_path / "registry"))
+def reg(tmp_path: Path, trust: Trust) -> Registry:
+    reg = Registry(FileStorage(tmp_path / "registry"), trust)
     model = tmp_path / "model.onnx"
     model.write_bytes(b"weights")
     reg.publish("people", {"model.onnx": model})
@@ -95,13 +96,13 @@ def test_the_burn_in_samples_until_its_end(reg: Registry) -> None:
 
 
 @pytest.mark.slow
-def test_release_watches_a_real_canary_store(tmp_path: Path, yolov5n_onnx: Path) -> None:
+def test_release_watches_a_real_canary_store(tmp_path: Path, yolov5n_onnx: Path, trust: Trust) -> None:
     """A real edge service runs the canary version on a live camera; 'footfall retrain release' watches
     its /health over HTTP through the burn-in and releases it to production."""
     from tests.mjpeg_server import MjpegCamera
 
     url = f"file://{tmp_path / 'registry'}"
-    reg = Registry(FileStorage(tmp_path / "registry"))
+    reg = Registry(FileStorage(tmp_path / "registry"), trust)
     for _ in range(2):
         reg.publish("people", {"model.onnx": yolov5n_onnx}, {"class_names": ["person"]})
     reg.promote("people", 1, "production")
@@ -121,9 +122,11 @@ def test_release_watches_a_real_canary_store(tmp_path: Path, yolov5n_onnx: Path)
         proc = subprocess.Popen(footfall_cmd("edge", "run", "--config", str(tmp_path / "edge.yaml"), "--no-progress"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
+            keys = {"sign_key": str(trust.sign_key), "verify_key": str(trust.verify_key)}
             retrain = {"registry": url, "model_name": "people", "classes": ["person"], "train_datasets": ["x"],
-                       "heldout": "x:1", "release": {"canary_health": [f"http://127.0.0.1:{port}/health"],
-                                                     "burn_in_s": 4, "check_every_s": 1, "min_fps": 1}}  # fmt: skip
+                       "heldout": "x:1", "signing": keys,
+                       "release": {"canary_health": [f"http://127.0.0.1:{port}/health"],
+                                   "burn_in_s": 4, "check_every_s": 1, "min_fps": 1}}  # fmt: skip
             (tmp_path / "retrain.yaml").write_text(yaml.safe_dump({"retrain": retrain}))
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not _healthy(port, "people:2"):

@@ -12,6 +12,7 @@ from footfall.common.yolo import DatasetError
 from footfall.registry.artefacts import IntegrityError, Ref
 from footfall.registry.core import Registry
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 
 
@@ -20,9 +21,11 @@ def _files(root: Path) -> set[Path]:
 
 
 @pytest.mark.parametrize("name", ["../../outside.txt", "/tmp/footfall-outside.txt", "sub/model.onnx", ".."])
-def test_a_model_artefact_name_that_is_not_a_plain_file_name_is_refused(tmp_path: Path, name: str) -> None:
+def test_a_model_artefact_name_that_is_not_a_plain_file_name_is_refused(
+    tmp_path: Path, name: str, trust: Trust
+) -> None:
     store = tmp_path / "bucket"
-    reg = Registry(FileStorage(store))
+    reg = Registry(FileStorage(store), trust)
     model = tmp_path / "model.onnx"
     model.write_bytes(b"weights")
     reg.publish("people", {"model.onnx": model})

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
 
 import cv2
 import httpx
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from footfall.common.lines import LinesUpdate
+from footfall.common.redact import redact_url
 from footfall.dashboard.context import Context
 from footfall.dashboard.lines import StaleConfig, config_version, save_lines
 
@@ -23,16 +24,13 @@ def router(ctx: Context) -> APIRouter:
     r = APIRouter(prefix="/api")
 
     @r.put("/cameras/{camera}/lines")
-    def put_lines(
-        camera: str,
-        lines: Annotated[list[dict[str, Any]], Body(embed=True)],
-        config_version_: Annotated[str | None, Body(alias="config_version", embed=True)] = None,
-    ) -> JSONResponse:
+    def put_lines(camera: str, update: LinesUpdate) -> JSONResponse:
         """Replace a camera's counting lines in the device config (validated; atomic; the next run uses them)."""
         if ctx.settings.config_path is None:
             return JSONResponse({"error": "started without --config: no device config to save lines into"}, 409)
+        lines = [line.model_dump() for line in update.lines]
         try:
-            cfg = save_lines(ctx.settings.config_path, camera, lines, config_version_)
+            cfg = save_lines(ctx.settings.config_path, camera, lines, update.config_version)
         except KeyError:
             return JSONResponse({"error": f"no camera {camera!r} in {ctx.settings.config_path}"}, 404)
         except StaleConfig as exc:
@@ -56,7 +54,7 @@ def router(ctx: Context) -> APIRouter:
             return JSONResponse({"error": f"no camera {camera!r} in the device config"}, 404)
         jpg = grab_frame(cam.source)
         if jpg is None:
-            return JSONResponse({"error": f"camera {camera!r} ({cam.source}) gave no frame"}, 503)
+            return JSONResponse({"error": f"camera {camera!r} ({redact_url(cam.source)}) gave no frame"}, 503)
         return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @r.get("/cameras/{camera}/live.mjpg")

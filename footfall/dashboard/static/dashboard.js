@@ -29,10 +29,20 @@ function filters() {
   return p;
 }
 
-function pct(now, before) {
-  if (!before) return now ? "no data a week before" : "";
+// Every name shown here (camera, line, class) comes from count databases: it is set as text, never
+// parsed as markup (a hostile name must not run in the store owner's browser).
+function node(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function pct(target, now, before) {
+  target.replaceChildren();
+  if (!before) { target.textContent = now ? "no data a week before" : ""; return; }
   const d = Math.round((100 * (now - before)) / before);
-  return `<span class="${d >= 0 ? "up" : "down"}">${d >= 0 ? "+" : ""}${d}%</span> vs ${before} a week before`;
+  target.append(node("span", `${d >= 0 ? "+" : ""}${d}%`, d >= 0 ? "up" : "down"), ` vs ${before} a week before`);
 }
 
 function fmtDuration(s) {
@@ -133,8 +143,8 @@ function drawCounts(c, b) {
   $("kpi-in").textContent = c.totals.in;
   $("kpi-out").textContent = c.totals.out;
   $("kpi-uturns").textContent = c.totals.uturns;
-  $("kpi-in-compare").innerHTML = pct(c.totals.in, b.totals.in);
-  $("kpi-out-compare").innerHTML = pct(c.totals.out, b.totals.out);
+  pct($("kpi-in-compare"), c.totals.in, b.totals.in);
+  pct($("kpi-out-compare"), c.totals.out, b.totals.out);
   const box = $("class-kpis");
   box.innerHTML = "";
   if (classes.length < 2) return; // one class: the tiles above say it all
@@ -144,8 +154,8 @@ function drawCounts(c, b) {
     const div = document.createElement("div");
     div.className = "kpi";
     div.dataset.class = cls;
-    div.innerHTML = `<div class="label">${nice(cls)} in</div><div class="value">${v.in}</div>` +
-      `<div class="sub">${Math.round((100 * v.in) / all)}% of people in · ${v.out} out</div>`;
+    div.append(node("div", `${nice(cls)} in`, "label"), node("div", v.in, "value"),
+      node("div", `${Math.round((100 * v.in) / all)}% of people in · ${v.out} out`, "sub"));
     box.appendChild(div);
   });
 }
@@ -178,7 +188,9 @@ function drawTable(t) {
     rows[k][`${s.class}|${s.direction}`] = s.total;
   }
   const head = ["Camera", "Line", ...classes.flatMap((c) => [`${nice(c)} in`, `${nice(c)} out`]), "In", "Out"];
-  $("table-lines").tHead.innerHTML = `<tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>`;
+  const headRow = document.createElement("tr");
+  headRow.append(...head.map((h) => node("th", h)));
+  $("table-lines").tHead.replaceChildren(headRow);
   const body = $("table-lines").tBodies[0];
   body.innerHTML = "";
   for (const k of Object.keys(rows).sort()) {
@@ -189,7 +201,7 @@ function drawTable(t) {
     const tout = classes.reduce((a, c) => a + (r[`${c}|out`] || 0), 0);
     const tr = document.createElement("tr");
     tr.dataset.line = `${cam}/${line}`;
-    tr.innerHTML = [cam, line, ...cells, tin, tout].map((v) => `<td>${v}</td>`).join("");
+    tr.append(...[cam, line, ...cells, tin, tout].map((v) => node("td", v)));
     body.appendChild(tr);
   }
 }
