@@ -119,6 +119,8 @@ def place_verified(
                 )
         for name, data in (extra or {}).items():
             (tmp / name).write_bytes(data)
+        # mkdtemp made it 0700: the service reading it runs as another user than the one fetching (Ansible)
+        os.chmod(tmp, 0o755)
         if final.exists():  # a partial or tampered earlier copy of the same version
             aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-old-"))
             os.replace(final, aside / final.name)
