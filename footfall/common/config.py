@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"  # no leading dot: "." and ".." become paths
 
 
 class Section(BaseModel):

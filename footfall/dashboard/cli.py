@@ -61,5 +61,19 @@ def serve(config_path: Path | None, db: Path | None, host: str | None, port: int
         assert db is not None
         settings = Settings(db=db, tz=tz, token=token)
     port = port or dash.port
-    click.echo(f"footfall dashboard on http://{host}:{port}/ (store {settings.db}, time zone {tz})", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    scheme = "https" if dash.tls_cert else "http"
+    if scheme == "http" and not is_loopback(host) and not dash.secure_cookie:
+        click.echo(
+            f"WARNING: serving plain HTTP on {host}: the token and the sign-in cookie cross the network in clear. "
+            "Set dashboard.tls_cert and tls_key, or put a TLS proxy in front and set dashboard.secure_cookie",
+            err=True,
+        )
+    click.echo(f"footfall dashboard on {scheme}://{host}:{port}/ (store {settings.db}, time zone {tz})", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(dash.tls_cert) if dash.tls_cert else None,
+        ssl_keyfile=str(dash.tls_key) if dash.tls_key else None,
+    )

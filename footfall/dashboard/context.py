@@ -23,6 +23,7 @@ class Settings:
     entrances: tuple[str, ...] = ()
     max_dwell_s: float = 12 * 3600
     edge_url: str | None = None  # http://host:port of the edge's live view
+    secure_cookie: bool = False  # HTTPS (tls_cert, or a TLS proxy in front): the cookie never travels in clear
 
     @classmethod
     def from_config(cls, path: Path, cfg: EdgeConfig, token: str | None, tz: ZoneInfo) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             entrances=tuple(d.entrances),
             max_dwell_s=d.max_dwell_h * 3600,
             edge_url=f"http://{edge_host}:{cfg.metrics.port}" if cfg.metrics.port and cfg.metrics.live else None,
+            secure_cookie=d.tls_cert is not None or d.secure_cookie,
         )
 
 
@@ -68,6 +70,9 @@ def parse_day(value: str | None, name: str, default: Callable[[], date]) -> date
     if not value:
         return default()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise QueryError(f"{name}={value!r}: write the day as YYYY-MM-DD") from None
+    if not 1970 <= day.year <= 9000:  # a week either side must stay in the calendar
+        raise QueryError(f"{name}={value!r}: ask for a day between 1970 and 9000")
+    return day

@@ -21,6 +21,9 @@ from footfall.common.localtime import DAY_S
 from footfall.edge.counts import EVERYTHING, GROUPS, CountReader, Filter
 
 INTERVALS = (300, 600, 900, 1800, 3600, DAY_S)
+MAX_DAYS = 370  # one request's range
+MAX_BUCKETS = 9_000  # days × buckets a day: a year of hours, a month of 5 minutes
+MAX_DWELL_DAYS = 93  # dwell reads every crossing of its range: a quarter at most
 DWELL_BINS_MIN = (0, 1, 5, 15, 30, 60, 120)
 
 
@@ -51,9 +54,22 @@ class Store:
         if end < start:
             raise QueryError(f"end {end} is before start {start}; pick an end on or after the start")
         n = (end - start).days + 1
-        if n > 370:
-            raise QueryError(f"{n} days asked; ask for at most 370 days at once")
+        if n > MAX_DAYS:
+            raise QueryError(f"{n} days asked; ask for at most {MAX_DAYS} days at once")
         return [start + timedelta(days=k) for k in range(n)]
+
+    @staticmethod
+    def check_interval(interval_s: int, days: int = 1) -> None:
+        """Refuse an interval that is not offered, or more buckets than one answer should carry."""
+        if interval_s not in INTERVALS:
+            raise QueryError(f"interval {interval_s}s: choose one of {', '.join(map(str, INTERVALS))}")
+        buckets = days * -(-DAY_S // interval_s)
+        if buckets > MAX_BUCKETS:
+            coarser = [i for i in INTERVALS if days * -(-DAY_S // i) <= MAX_BUCKETS]
+            raise QueryError(
+                f"{days} days at {interval_s}s are {buckets} intervals (at most {MAX_BUCKETS}): ask for "
+                f"{', '.join(map(str, coarser))} s, or at most {MAX_BUCKETS // -(-DAY_S // interval_s)} days"
+            )
 
     def local(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, self.tz).isoformat(timespec="minutes")
@@ -79,8 +95,7 @@ class Store:
         self, start: date, end: date, interval_s: int, group_by: tuple[str, ...], flt: Filter = EVERYTHING
     ) -> dict[str, Any]:
         """Crossings per interval of ``[start, end]`` (local days), one series per group and direction."""
-        if interval_s not in INTERVALS:
-            raise QueryError(f"interval {interval_s}s: choose one of {', '.join(map(str, INTERVALS))}")
+        self.check_interval(interval_s, (end - start).days + 1)
         bad = [g for g in group_by if g not in GROUPS]
         if bad:
             raise QueryError(f"group_by {bad}: choose from {', '.join(GROUPS)}")
@@ -148,6 +163,7 @@ class Store:
         """People inside at the end of each interval of business day ``d``: in − out at the entrances
         since opening, never below zero (someone leaving who came in before the reset, or a miss,
         does not make it negative), by class and in all."""
+        self.check_interval(interval_s)
         t0, t1 = self.business_day(d)
         rows = self.reader.crossings(t0, t1, self.entrances)
         step = int(t1 - t0) if interval_s == DAY_S else interval_s
@@ -192,6 +208,8 @@ class Store:
         """Time between a track's 'in' and its next 'out' at the entrances, for tracks seen doing both
         (one camera sees the person enter and leave; people who leave by another camera's door or
         are re-identified under a new id are not matched)."""
+        if (end - start).days + 1 > MAX_DWELL_DAYS:
+            raise QueryError(f"visit lengths over {(end - start).days + 1} days; ask for at most {MAX_DWELL_DAYS} days")
         t0 = self.business_day(self.days(start, end)[0])[0]
         t1 = self.business_day(end)[1]
         rows = self.reader.crossings(t0, t1, self.entrances)

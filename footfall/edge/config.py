@@ -206,6 +206,22 @@ class DashboardConfig(Section):
         "(right for one door line per camera; name the door lines when a camera has more).",
     )
     max_dwell_h: float = Field(12.0, gt=0, description="An in → out pair further apart than this is no visit.")
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (chain) of HTTPS for 'footfall serve'; with tls_key. The cookie is then Secure.",
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    secure_cookie: bool = Field(
+        False,
+        description="Mark the sign-in cookie Secure without tls_cert: the dashboard is behind a TLS-terminating "
+        "proxy (the browser only ever speaks HTTPS to it).",
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> DashboardConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -308,6 +324,9 @@ def _resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
             ),
             "capture": cfg.capture.model_copy(
                 update={"dir": res(cfg.capture.dir), "sync": cfg.capture.sync.model_copy(update={"url": sync_url})}
+            ),
+            "dashboard": cfg.dashboard.model_copy(
+                update={"tls_cert": res(cfg.dashboard.tls_cert), "tls_key": res(cfg.dashboard.tls_key)}
             ),
         }
     )

@@ -16,6 +16,21 @@ from footfall.common.auth import is_loopback, token_ok
 from footfall.edge.live import LiveHub
 from footfall.edge.pipeline import CameraStats
 
+MAX_LIVE_VIEWERS = 4  # live streams at once (each costs a JPEG encode per frame); more get 503
+MAX_CONNECTIONS = 32  # open connections at once; more are closed at once
+TIMEOUT_S = 15.0  # a connection that sends or reads nothing for this long is closed
+
+
+def allowed(path: str, client: str, authorization: str | None, token: str | None) -> bool:
+    """Who may read what: the live view needs the token when one is set (and is loopback-only without);
+    /metrics and /health answer the device itself (the Ansible health check) and, beyond it, only with
+    the token. Decided before anything else, so that camera names cannot be probed."""
+    if path.startswith("/live/") and token is not None:
+        return token_ok(authorization, token)
+    if is_loopback(client):
+        return True
+    return token is not None and token_ok(authorization, token)
+
 
 class StatsCollector:
     """Exposes the latest ``CameraStats`` each camera worker reported."""
@@ -52,17 +67,28 @@ def serve(
     health: Callable[[], dict[str, Any]],
     live: LiveHub | None = None,
     token: str | None = None,
+    *,
+    timeout_s: float = TIMEOUT_S,
 ) -> ThreadingHTTPServer:
     """Start the endpoint on a daemon thread; return the server (``shutdown()`` to stop).
 
-    The live view answers only with the token when one is set, and only on loopback when none is.
+    See :func:`allowed` for who may read what. Connections are capped (``MAX_CONNECTIONS``), idle ones
+    closed after ``timeout_s``, and at most ``MAX_LIVE_VIEWERS`` live streams run at once.
     """
     registry = CollectorRegistry()
     registry.register(StatsCollector(snapshot))
-    live_open = is_loopback(host)
+    viewers = threading.BoundedSemaphore(MAX_LIVE_VIEWERS)
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = timeout_s  # socket timeout: a silent or stalled client is dropped
+
         def do_GET(self) -> None:
+            if not allowed(self.path, self.client_address[0], self.headers.get("Authorization"), token):
+                if self.path.startswith("/live/") and token is None:
+                    self.send_error(403, "the live view beyond loopback needs dashboard.token in the config")
+                else:
+                    self.send_error(401, "needs 'Authorization: Bearer TOKEN' (dashboard.token)")
+                return
             if self.path.startswith("/live/"):
                 self._live()
                 return
@@ -85,12 +111,15 @@ def serve(
             if live is None or name not in live.cameras or kind not in ("mjpg", "jpg"):
                 self.send_error(404, "no live view of that camera (is metrics.live on?)")
                 return
-            if token is not None and not token_ok(self.headers.get("Authorization"), token):
-                self.send_error(401, "the live view needs 'Authorization: Bearer TOKEN' (dashboard.token)")
+            if not viewers.acquire(blocking=False):
+                self.send_error(503, f"{MAX_LIVE_VIEWERS} live views are open; close one and retry")
                 return
-            if token is None and not live_open:
-                self.send_error(403, "the live view beyond loopback needs dashboard.token in the config")
-                return
+            try:
+                self._stream(live, name, kind)
+            finally:
+                viewers.release()
+
+        def _stream(self, live: LiveHub, name: str, kind: str) -> None:
             with live.watch(name):
                 if kind == "jpg":
                     got = live.next_frame(name, 0, timeout_s=10.0)
@@ -123,17 +152,37 @@ def serve(
                             + jpg
                             + b"\r\n"
                         )
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the viewer left
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    pass  # the viewer left, or stopped reading
                 self.close_connection = True
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _CappedServer((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
+
+
+class _CappedServer(ThreadingHTTPServer):
+    """A thread per connection, but at most ``MAX_CONNECTIONS`` of them: the rest are closed at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after_s: float = 30.0) -> dict[str, Any]:

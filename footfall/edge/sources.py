@@ -76,7 +76,7 @@ class VideoSource:
         self.backoff_max_s = backoff_max_s
         self.stop = stop or threading.Event()
         self.on_reconnect = on_reconnect
-        self._open = opener or _open_capture
+        self._open = opener or open_capture
         self.reconnects = 0
         self.fps = 0.0
         self.frame_count = 0
@@ -154,7 +154,8 @@ class VideoSource:
         return None
 
 
-def _open_capture(uri: str) -> cv2.VideoCapture:
+def open_capture(uri: str) -> cv2.VideoCapture:
+    """A capture of ``uri``; a stream is opened and read with 5 s timeouts (a dead server never blocks)."""
     if uri.isdigit():
         return cv2.VideoCapture(int(uri))
     if source_kind(uri) == "stream":

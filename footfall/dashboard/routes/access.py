@@ -55,7 +55,14 @@ def router(ctx: Context, static: Any) -> APIRouter:
             return RedirectResponse("/login?failed=1", status_code=303)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(COOKIE, session_value(expected), httponly=True, samesite="strict", max_age=30 * DAY_S)
+        resp.set_cookie(
+            COOKIE,
+            session_value(expected),
+            httponly=True,
+            samesite="strict",
+            secure=ctx.settings.secure_cookie,
+            max_age=30 * DAY_S,
+        )
         return resp
 
     return r

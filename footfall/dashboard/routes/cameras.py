@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -16,6 +17,7 @@ from footfall.common.lines import LinesUpdate
 from footfall.common.redact import redact_url
 from footfall.dashboard.context import Context
 from footfall.dashboard.lines import StaleConfig, config_version, save_lines
+from footfall.edge.sources import open_capture
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,12 @@ def router(ctx: Context) -> APIRouter:
         cam = next((c for c in cfg.cameras if c.name == camera), None) if cfg else None
         if cam is None:
             return JSONResponse({"error": f"no camera {camera!r} in the device config"}, 404)
-        jpg = grab_frame(cam.source)
+        if not _SNAPSHOT.acquire(timeout=1.0):
+            return JSONResponse({"error": "another snapshot is being taken; retry in a few seconds"}, 429)
+        try:
+            jpg = grab_frame(cam.source)
+        finally:
+            _SNAPSHOT.release()
         if jpg is None:
             return JSONResponse({"error": f"camera {camera!r} ({redact_url(cam.source)}) gave no frame"}, 503)
         return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -95,9 +102,13 @@ def router(ctx: Context) -> APIRouter:
     return r
 
 
+_SNAPSHOT = threading.Lock()  # one camera opened at a time by the dashboard: a page reload storm opens no more
+
+
 def grab_frame(source: str, timeout_s: float = 10.0) -> bytes | None:
-    """The first frame a source gives, as JPEG bytes (never written anywhere)."""
-    cap = cv2.VideoCapture(int(source) if source.isdigit() else source)
+    """The first frame a source gives, as JPEG bytes (never written anywhere); opened with the edge's
+    bounded timeouts."""
+    cap = open_capture(source)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -29,7 +29,7 @@ def router(ctx: Context) -> APIRouter:
 
     @r.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "store": str(settings.db), "store_exists": settings.db.exists()}
+        return {"status": "ok", "store_exists": settings.db.exists()}  # open to all: no paths
 
     @r.get("/meta")
     def meta() -> dict[str, Any]:
