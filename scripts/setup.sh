@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up footfall on a fresh machine: the edge/server virtual environment (.venv), the training
-# environment (.venv-train) and the default models.
+# environment (.venv-train), the Label Studio server's (.venv-labelstudio), and the default models.
 # Idempotent: a second run only checks. Needs Python 3.11 and the package registries; model weights
 # come from $FOOTFALL_DATA (default ../shared/data), never from the internet.
 set -euo pipefail
@@ -10,46 +10,40 @@ DATA=${FOOTFALL_DATA:-../shared/data}
 VENV=.venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-stamp="$VENV/.footfall-installed"
-want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  # torch first, pinned: with no torch installed pip would otherwise pick a newer CUDA build.
-  "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$VENV/bin/pip" install -q -e ".[tracking,export,registry,retrain,labeling,dashboard,dev]"
-  # yolov5 only for its model code (reading original .pt checkpoints, ONNX export). Its declared
-  # dependencies pin huggingface-hub<0.25, which boxmot 25 cannot run with, hence --no-deps.
-  "$VENV/bin/pip" install -q --no-deps yolov5==7.0.14
-  # The Label Studio client (harvest, export): its own pins would replace opencv-python by
-  # opencv-python-headless; what it imports comes from the 'labeling' extra above.
-  "$VENV/bin/pip" install -q --no-deps label-studio-sdk==2.1.2
+# Each environment is installed from its lock (requirements/*.lock): every package pinned, every file
+# checked against its SHA-256, nothing resolved at install time. scripts/lock.sh writes the locks (the
+# environment traps, e.g. torch pinned first, yolov5 and label-studio-sdk without their own pins, are
+# resolved there); tests/test_locks.py checks that they agree with pyproject.toml.
+install_locked() {  # VENV LOCK
+  local venv=$1 lock=$2 stamp="$1/.footfall-installed" want
+  want="$(sha256sum requirements/pip.lock "$lock" pyproject.toml | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  if [ -d "$venv" ] && [ ! -f "$venv/.footfall-locked" ]; then
+    rm -rf "$venv"  # built before the locks: start clean, so that it holds exactly the lock
+  fi
+  [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
+  touch "$venv/.footfall-locked"
+  "$venv/bin/python" -m pip install -q --no-deps --require-hashes -r requirements/pip.lock
+  "$venv/bin/python" -m pip install -q --no-deps --require-hashes -r "$lock"
+  if [ "$venv" = "$VENV" ]; then
+    # footfall itself, editable, built with the locked setuptools (no unpinned build environment)
+    "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+  fi
   echo "$want" > "$stamp"
-fi
+}
 
-# The training environment: yolov5 7.0.14 with the pins its train.py needs (huggingface-hub<0.25,
-# which the edge's boxmot cannot live with). A training server is a different machine; here it is a
-# second virtual environment. retrain.trainer runs it with PYTHONPATH set to this checkout.
+# .venv: the edge, registry, retrain orchestration, dashboard, Label Studio client and the tests.
+install_locked "$VENV" requirements/edge.lock
+# .venv-train: yolov5 7.0.14's train.py with its own pins (huggingface-hub<0.25, which the edge's boxmot
+# cannot live with). A training server is another machine; here it is a second environment, which
+# retrain.trainer runs with PYTHONPATH set to this checkout.
 TRAIN_VENV=.venv-train
-train_stamp="$TRAIN_VENV/.footfall-installed"
-if [ ! -f "$train_stamp" ] || [ "$(cat "$train_stamp")" != "$want" ]; then
-  [ -x "$TRAIN_VENV/bin/python" ] || "$PY" -m venv "$TRAIN_VENV"
-  "$TRAIN_VENV/bin/pip" install -q --upgrade pip
-  "$TRAIN_VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$TRAIN_VENV/bin/pip" install -q yolov5==7.0.14 "huggingface-hub<0.25" "setuptools<81" "numpy<2.4"
-  echo "$want" > "$train_stamp"
-fi
-
-# The Label Studio server (annotators' tool; the tests start it on 127.0.0.1): its own environment,
-# as it pins Django and its SDK.
+install_locked "$TRAIN_VENV" requirements/train.lock
+# .venv-labelstudio: the annotators' server (the tests start it on 127.0.0.1); it pins Django.
 LS_VENV=.venv-labelstudio
-ls_stamp="$LS_VENV/.footfall-installed"
-if [ ! -f "$ls_stamp" ] || [ "$(cat "$ls_stamp")" != "$want" ]; then
-  [ -x "$LS_VENV/bin/python" ] || "$PY" -m venv "$LS_VENV"
-  "$LS_VENV/bin/pip" install -q --upgrade pip
-  "$LS_VENV/bin/pip" install -q label-studio==1.23.2
-  echo "$want" > "$ls_stamp"
-fi
+install_locked "$LS_VENV" requirements/labelstudio.lock
 
 # Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium; it never
 # downloads a browser of its own).

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from tests.conftest import ROOT
 
@@ -100,9 +101,9 @@ def test_each_environment_is_exactly_its_lock(lock: str, venv: str) -> None:
          "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    installed = {canonicalize_name(k): v for k, v in json.loads(listing).items()}
+    installed = {canonicalize_name(k): str(Version(v)) for k, v in json.loads(listing).items()}
     installed.pop("footfall", None)
-    expected = {name: version for name, (version, _) in parse_lock(LOCKS / lock).items()}
+    expected = {name: str(Version(version)) for name, (version, _) in parse_lock(LOCKS / lock).items()}
     expected["pip"] = parse_lock(LOCKS / "pip.lock")["pip"][0]
     assert installed == expected, {
         "not in the lock": sorted(set(installed) - set(expected)),

@@ -14,10 +14,14 @@ DAY is the UTC day of the frame (``YYYY-MM-DD``). A reader takes only items with
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 
+from footfall.common.config import NAME_PATTERN
+
 ROOT = "captures"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # the parts of one item, in upload order; ``done`` is the marker, written after them
 ITEM_PARTS: tuple[tuple[str, str], ...] = (("images", ".jpg"), ("labels", ".txt"), ("meta", ".json"))
 DONE = "done"
@@ -48,7 +52,12 @@ class CaptureKey:
         if len(parts) != 6 or parts[0] != ROOT or parts[4] != DONE or not parts[5].endswith(".json"):
             return None
         _, store, camera, day, _, name = parts
-        return cls(store, camera, day, name.removesuffix(".json"))
+        item = name.removesuffix(".json")
+        # the parts become local paths in the harvest (harvest/STORE/CAMERA/ITEM.jpg): a store's device
+        # writes these keys, so '..' or a stray name is not an item
+        if not (all(re.fullmatch(NAME_PATTERN, p) for p in (store, camera, item)) and _DAY.fullmatch(day)):
+            return None
+        return cls(store, camera, day, item)
 
     @property
     def prefix(self) -> str:

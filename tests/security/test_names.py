@@ -34,3 +34,21 @@ def test_ordinary_names_still_pass(tmp_path: Path) -> None:
         "      - name: v2.in_out\n        points: [[240, 0], [240, 360]]\n"
     )
     assert load_config(cfg).cameras[0].name == "door-1.left"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "captures/../door/2026-11-23/done/x.json",
+        "captures/shop/../2026-11-23/done/x.json",
+        "captures/shop/door/2026-11-23/done/...json",
+        "captures/shop/door/../done/x.json",
+        "captures/shop/door/2026-11-23/done/.hidden.json",
+    ],
+)
+def test_a_capture_key_with_path_parts_is_no_item(key: str) -> None:
+    """A store writes the capture keys; the harvest turns their parts into local paths."""
+    from footfall.common.capture import CaptureKey
+
+    assert CaptureKey.parse_done(key) is None
+    assert CaptureKey.parse_done("captures/shop/door/2026-11-23/done/20261123T100000-ab12.json") is not None
