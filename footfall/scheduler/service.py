@@ -73,12 +73,18 @@ class JobSettings(Section):
     command: list[str] | None = Field(None, description="Argument list of a command job (no shell).")
     cron: str | None = Field(None, description="Crontab expression (5 fields, or 6 with seconds first).")
     interval_s: float | None = Field(None, gt=0, description="Alternative to cron: run every N seconds.")
+    after: str | None = Field(
+        None,
+        description="Alternative to cron: run as soon as job AFTER finished a slot successfully, for that slot "
+        "(e.g. retrain after the nightly export, the canary rollout after retrain, release after it). A failed "
+        "job stops its chain; a chain cut by a restart goes on when the scheduler starts again.",
+    )
     misfire_grace_s: int = Field(6 * 3600, ge=1, description="A slot missed by more than this is skipped (logged).")
 
     @model_validator(mode="after")
     def _check(self) -> JobSettings:
-        if (self.cron is None) == (self.interval_s is None):
-            raise ValueError(f"job {self.name!r}: set exactly one of cron or interval_s")
+        if sum(x is not None for x in (self.cron, self.interval_s, self.after)) != 1:
+            raise ValueError(f"job {self.name!r}: set exactly one of cron, interval_s or after")
         if self.cron is not None and len(self.cron.split()) not in (5, 6):
             raise ValueError(f"job {self.name!r}: cron {self.cron!r} needs 5 fields (m h dom mon dow) or 6")
         if self.kind in ("harvest", "export", "retrain", "release") and self.config is None:
@@ -121,7 +127,21 @@ class SchedulerSettings(Section):
         dupes = repeated([j.name for j in self.jobs])
         if dupes:
             raise ValueError(f"job names must be unique; repeated: {dupes}")
+        by_name = {j.name: j for j in self.jobs}
+        for job in self.jobs:
+            seen, cur = {job.name}, job
+            while cur.after is not None:
+                if cur.after not in by_name:
+                    raise ValueError(f"job {cur.name!r}: after {cur.after!r} is no job of this scheduler")
+                if cur.after in seen:
+                    raise ValueError(f"job {job.name!r}: its 'after' chain is a cycle ({' → '.join(seen)})")
+                seen.add(cur.after)
+                cur = by_name[cur.after]
         return self
+
+    def followers(self, name: str) -> list[JobSettings]:
+        """The jobs that run when ``name`` finished a slot, in config order."""
+        return [j for j in self.jobs if j.after == name]
 
 
 def load_scheduler_config(path: Path) -> SchedulerSettings:
@@ -194,6 +214,18 @@ class Ledger:
             ).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def done_slots(self, job: str, since: float) -> list[float]:
+        """Slots of ``job`` since ``since`` that finished successfully, oldest first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT slot FROM runs WHERE job=? AND status='done' AND slot >= ? ORDER BY slot", (job, since)
+            ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def has(self, job: str, slot: float) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM runs WHERE job=? AND slot=?", (job, slot)).fetchone() is not None
+
     def unfinished(self) -> list[tuple[str, float]]:
         """Slots a previous instance started and never finished (crash, kill, shutdown)."""
         with self.lock:
@@ -264,7 +296,16 @@ class JobRunner:
             code,
             log_path,
         )
+        if code == 0:
+            self.run_followers(name, slot)
         return code
+
+    def run_followers(self, name: str, slot: float) -> None:
+        """The jobs chained after ``name``, for its slot (each claims the slot: never twice)."""
+        for follower in self.settings.followers(name):
+            if self.stopping.is_set():
+                return
+            self(follower.name, slot)
 
     def _run(self, argv: list[str], out: Any, env: dict[str, str]) -> int:
         proc = subprocess.Popen(
@@ -396,6 +437,8 @@ def serve(
             log.info("scheduler: job %s is no longer in the config; removed", stored.id)
             stored.remove()
     for job in settings.jobs:
+        if job.after is not None:
+            continue  # runs when its predecessor finishes, not on a trigger of its own
         stored = scheduler.get_job(job.name)
         if stored is not None and stored.kwargs.get("definition") == job.fingerprint():
             log.info("scheduler: %s kept; next run %s", job.name, stored.next_run_time)
@@ -410,7 +453,15 @@ def serve(
             replace_existing=True,
         )
         log.info("scheduler: %s scheduled (%s)", job.name, job.cron or f"every {job.interval_s} s")
-    for name, slot in ledger.unfinished():
+    # a chain cut by a stop between two stages: the predecessor's slot is done, the follower never started
+    pending = [
+        (job.name, slot)
+        for job in settings.jobs
+        if job.after is not None
+        for slot in ledger.done_slots(job.after, time.time() - 7 * DAY_S)
+        if not ledger.has(job.name, slot)
+    ]
+    for name, slot in [*ledger.unfinished(), *pending]:
         log.warning("scheduler: %s slot %s was interrupted; running it again", name, _iso(slot))
         scheduler.add_job(
             run_slot,

@@ -22,7 +22,7 @@ def test_sample_config_is_valid() -> None:
     ("job", "problem"),
     [
         ({"name": "a", "kind": "retrain", "cron": "0 2 * * *"}, "a retrain job needs config"),
-        ({"name": "a", "kind": "command", "command": ["true"]}, "exactly one of cron or interval_s"),
+        ({"name": "a", "kind": "command", "command": ["true"]}, "exactly one of cron, interval_s or after"),
         ({"name": "a", "kind": "command", "command": ["true"], "cron": "0 2 * *"}, "needs 5 fields"),
         ({"name": "a", "kind": "harvest", "interval_s": 1}, "a harvest job needs config"),
         ({"name": "a", "kind": "bogus", "interval_s": 1}, r"scheduler.jobs\[0\].kind = 'bogus'"),
