@@ -39,7 +39,9 @@ class TrainSettings(Section):
         default_factory=dict,
         description="New class → parent class its detection head starts from (default: the same name, else 'person').",
     )
-    timeout_s: int = Field(6 * 3600, ge=60, description="Give up on a training run after this long.")
+    timeout_s: int = Field(
+        6 * 3600, ge=5, description="Give up on a training run after this long (its process is killed, silent or not)."
+    )
 
     @field_validator("device")
     @classmethod

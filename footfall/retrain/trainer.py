@@ -8,11 +8,14 @@ runs under ``torch.distributed.run`` with one process per GPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -108,16 +111,22 @@ def run_training(
                 text=True,
                 bufsize=1,
                 preexec_fn=die_with_parent,
+                start_new_session=True,  # its own group: a timeout kills the data-loader workers too
             )
             assert proc.stdout is not None
-            for line in proc.stdout:
-                logfile.write(line)
-                tail.append(line.rstrip())
-                if on_line:
-                    on_line(line.rstrip())
-                if time.monotonic() > deadline:
-                    proc.kill()
-            code = proc.wait()
+            # the deadline holds for a stage that hangs without a word too: a timer kills it
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _kill_group, (proc,))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                for line in proc.stdout:
+                    logfile.write(line)
+                    tail.append(line.rstrip())
+                    if on_line:
+                        on_line(line.rstrip())
+                code = proc.wait()
+            finally:
+                watchdog.cancel()
         if time.monotonic() > deadline:
             raise TrainingError(f"training exceeded retrain.train.timeout_s = {settings.timeout_s} s")
         if code != 0:
@@ -129,6 +138,11 @@ def run_training(
     summary["python"] = str(python)
     summary["results"] = read_results(out / "yolov5" / "results.csv")
     return summary
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def read_results(path: Path) -> list[dict[str, float]]:
