@@ -19,11 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from footfall.common.files import FileEntry, sha256_file
-from footfall.registry.storage import Storage
-
-
-class RegistryError(RuntimeError):
-    """A registry operation that cannot be done as asked; the message says why and the fix."""
+from footfall.registry.storage import RegistryError, Storage
 
 
 class IntegrityError(RegistryError):

@@ -58,7 +58,17 @@ url_option = click.option(
 )
 
 
-@click.group()
+class _Group(click.Group):
+    """Every registry or dataset error of every command is one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (RegistryError, DatasetError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group)
 @url_option
 @click.pass_context
 def registry(ctx: click.Context, url: str) -> None:
@@ -275,7 +285,7 @@ def keygen(private: Path, public: Path) -> None:
 # -- datasets -----------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=_Group)
 @url_option
 @click.pass_context
 def dataset(ctx: click.Context, url: str) -> None:

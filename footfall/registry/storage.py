@@ -21,6 +21,14 @@ from footfall.common.config import file_url_path
 from footfall.common.files import write_atomic
 
 
+class RegistryError(RuntimeError):
+    """A registry operation that cannot be done as asked; the message says why and the fix."""
+
+
+class StorageUnavailable(RegistryError):
+    """The storage did not answer (network cut, endpoint down) after the client's retries."""
+
+
 class PreconditionFailed(RuntimeError):
     """A conditional write lost against a concurrent writer."""
 
@@ -143,6 +151,21 @@ class S3Storage:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @contextlib.contextmanager
+    def _reachable(self, what: str, key: str) -> Iterator[None]:
+        """A network failure (after boto's retries) as one clear error instead of a botocore traceback.
+        Every write of the registry is ordered so that a failure midway leaves nothing half-visible."""
+        from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            yield
+        except (BotoCoreError, S3UploadFailedError, S3TransferFailedError) as exc:
+            raise StorageUnavailable(
+                f"{self.url} is unreachable ({what} {key}: {type(exc).__name__}); nothing unfinished was made "
+                "visible. Fix: check the endpoint and network, then retry"
+            ) from None
+
     def _error_code(self, exc: Exception) -> str:
         return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -150,12 +173,14 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            obj = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
+            with self._reachable("get", key):
+                obj = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
+                body = obj["Body"].read()
         except ClientError as exc:
             if self._error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFound(key) from None
             raise
-        return obj["Body"].read(), obj["ETag"].strip('"')
+        return body, obj["ETag"].strip('"')
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         from botocore.exceptions import ClientError
@@ -166,7 +191,8 @@ class S3Storage:
         if if_none_match:
             kwargs["IfNoneMatch"] = "*"
         try:
-            resp = self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **kwargs)
+            with self._reachable("put", key):
+                resp = self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **kwargs)
         except ClientError as exc:
             if self._error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise PreconditionFailed(f"{key}: {self._error_code(exc)}") from None
@@ -174,13 +200,15 @@ class S3Storage:
         return str(resp["ETag"]).strip('"')
 
     def upload(self, key: str, path: Path) -> None:
-        self._s3.upload_file(str(path), self.bucket, self._key(key))
+        with self._reachable("upload", key):
+            self._s3.upload_file(str(path), self.bucket, self._key(key))
 
     def download(self, key: str, fh: BinaryIO) -> None:
         from botocore.exceptions import ClientError
 
         try:
-            self._s3.download_fileobj(self.bucket, self._key(key), fh)
+            with self._reachable("download", key):
+                self._s3.download_fileobj(self.bucket, self._key(key), fh)
         except ClientError as exc:
             if self._error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFound(key) from None
@@ -189,8 +217,10 @@ class S3Storage:
     def list(self, prefix: str) -> list[str]:
         out = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-            out += [o["Key"][strip:] for o in page.get("Contents", [])]
+        with self._reachable("list", prefix):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                out += [o["Key"][strip:] for o in page.get("Contents", [])]
         return sorted(out)
 
 
@@ -222,4 +252,14 @@ def open_storage(url: str) -> Storage:
     raise ValueError(f"unsupported registry URL {url!r}: use file://PATH or s3://BUCKET/PREFIX")
 
 
-__all__ = ["FileStorage", "NotFound", "PreconditionFailed", "S3Storage", "Storage", "claim_number", "open_storage"]
+__all__ = [
+    "FileStorage",
+    "NotFound",
+    "PreconditionFailed",
+    "RegistryError",
+    "S3Storage",
+    "Storage",
+    "StorageUnavailable",
+    "claim_number",
+    "open_storage",
+]
