@@ -114,13 +114,31 @@ class Studio:
         )
 
     # -- tasks ------------------------------------------------------------------------------------
-    def tasks(self, project: int) -> Iterator[dict[str, Any]]:
+    def tasks(self, project: int, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every task of ``project`` with its annotations and predictions, as plain dicts."""
-        pager: Any = self.call(
-            "list tasks", lambda: self.client.tasks.list(project=project, fields="all", page_size=100)
+        from label_studio_sdk.core.api_error import ApiError
+
+        page: Any = self.call(
+            "list tasks", lambda: self.client.tasks.list(project=project, fields="all", page_size=page_size)
         )
-        for task in pager:
-            yield task.model_dump(mode="json") if hasattr(task, "model_dump") else dict(task)
+        number = 1
+        while page is not None:
+            for task in page.items or []:
+                yield task.model_dump(mode="json") if hasattr(task, "model_dump") else dict(task)
+            if not page.has_next or page.get_next is None:
+                return
+            number += 1
+            # every page through the retries, not only the first (the SDK's own iterator fetches the
+            # next pages outside them); the SDK asks for a next page while the last one had items, and
+            # Label Studio answers a page past the end with 404 "Invalid page."
+            try:
+                page = self.call(f"list tasks (page {number})", page.get_next)
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    return
+                raise
+            if page is not None and not page.items:
+                return
 
     def item_ids(self, project: int) -> set[str]:
         return {str(t["data"].get("item_id")) for t in self.tasks(project) if t.get("data", {}).get("item_id")}

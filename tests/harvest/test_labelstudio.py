@@ -186,5 +186,21 @@ def test_an_outage_mid_push_is_retried_and_resumed(
         assert report["chosen"] > 8 and len(calls) >= 3, calls  # several batches, one of them cut
         assert len(ids) == len(set(ids)) == report["chosen"]  # every chosen frame once, none twice
         assert any("import failed" in r.getMessage() for r in caplog.records)  # the cut was felt and retried
+
+        # reading the tasks back page by page, with the link cut between the first page and the second
+        reader = Studio(proxy.url, ls.token, retries=8, backoff_s=0.5, timeout_s=10)
+        first_page = reader.client.tasks.list
+
+        def list_then_cut(**kwargs: object) -> object:
+            page = first_page(**kwargs)  # type: ignore[arg-type]
+            proxy.cut()
+            threading.Timer(2.0, proxy.restore).start()
+            return page
+
+        reader.client.tasks.list = list_then_cut  # type: ignore[method-assign]
+        caplog.clear()
+        read = [t["data"]["item_id"] for t in reader.tasks(project, page_size=5)]
+        assert sorted(read) == sorted(ids)
+        assert any("page 2" in r.getMessage() for r in caplog.records)  # the cut page was retried
     finally:
         proxy.close()
