@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -98,6 +99,7 @@ def place_verified(
     On any mismatch or error the temporary folder is removed and nothing at ``final`` changes.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(final.parent)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
     try:
         for rel, entry in files.items():
@@ -122,7 +124,28 @@ def place_verified(
             os.replace(final, aside / final.name)
             shutil.rmtree(aside, ignore_errors=True)
         os.replace(tmp, final)
+        _fsync_dir(final.parent)  # the rename itself survives a power cut
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+STALE_S = 3600.0  # a temporary folder this old belongs to a fetch that was killed
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove temporary folders left by killed fetches (``.NAME-…``, older than ``STALE_S``); a
+    younger one may belong to a fetch still running."""
+    now = time.time()
+    for entry in folder.glob(".*-*"):
+        if entry.is_dir() and not entry.is_symlink() and now - entry.stat().st_mtime > STALE_S:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

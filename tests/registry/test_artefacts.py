@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,22 @@ def test_a_mismatch_places_nothing_and_leaves_no_temporary_folder(tmp_path: Path
     assert list(dest.iterdir()) == []
     placed = place_verified(storage, lambda rel: f"v/{rel}", {"good.bin": FileEntry.of(good)}, dest / "v1", what="x:1")
     assert (placed / "good.bin").read_bytes() == b"good" and sorted(p.name for p in dest.iterdir()) == ["v1"]
+
+
+def test_a_fetch_sweeps_the_temporary_folders_of_killed_fetches(tmp_path: Path) -> None:
+    """A fetch killed midway leaves '.vN-…' behind; the next fetch removes it once it is clearly stale
+    (an hour), and leaves a young one alone (it may belong to a fetch still running)."""
+    storage = FileStorage(tmp_path / "bucket")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"weights")
+    storage.upload("a/model.onnx", model)
+    dest = tmp_path / "device"
+    stale, young = dest / ".v1-killed", dest / ".v1-running"
+    for folder in (stale, young):
+        (folder / "part").mkdir(parents=True)
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    entry = FileEntry.of(model)
+    place_verified(storage, lambda rel: f"a/{rel}", {"model.onnx": entry}, dest / "v1", what="people:1")
+    assert not stale.exists() and young.exists()
+    assert (dest / "v1" / "model.onnx").read_bytes() == b"weights"
