@@ -24,6 +24,7 @@ class Settings:
     max_dwell_s: float = 12 * 3600
     edge_url: str | None = None  # http://host:port of the edge's live view
     secure_cookie: bool = False  # HTTPS (tls_cert, or a TLS proxy in front): the cookie never travels in clear
+    session_epoch: int = 1  # raised in the config: every sign-in cookie issued before is refused
 
     @classmethod
     def from_config(cls, path: Path, cfg: EdgeConfig, token: str | None, tz: ZoneInfo) -> Settings:
@@ -40,6 +41,7 @@ class Settings:
             max_dwell_s=d.max_dwell_h * 3600,
             edge_url=f"http://{edge_host}:{cfg.metrics.port}" if cfg.metrics.port and cfg.metrics.live else None,
             secure_cookie=d.tls_cert is not None or d.secure_cookie,
+            session_epoch=d.session_epoch,
         )
 
 

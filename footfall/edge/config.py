@@ -211,6 +211,9 @@ class DashboardConfig(Section):
         description="PEM certificate (chain) of HTTPS for 'footfall serve'; with tls_key. The cookie is then Secure.",
     )
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    session_epoch: int = Field(
+        1, ge=1, description="Raise it to sign every browser out (a lost laptop) without changing the token."
+    )
     secure_cookie: bool = Field(
         False,
         description="Mark the sign-in cookie Secure without tls_cert: the dashboard is behind a TLS-terminating "

@@ -144,3 +144,17 @@ def test_a_config_with_non_finite_coordinates_names_the_key(tmp_path: Path) -> N
     cfg.write_text(cfg.read_text().replace("[[240, 0], [240, 360]]", "[[.nan, 0], [240, 360]]"))
     with pytest.raises(ConfigError, match=r"cameras\[0\]\.lines\[0\]\.points"):
         load_config(cfg)
+
+
+def test_raising_the_session_epoch_signs_every_browser_out(tmp_path: Path) -> None:
+    """A lost laptop's sign-in cookie can be revoked without rotating the token everyone uses."""
+    cfg = _device(tmp_path)
+    browser = TestClient(create_app(Settings.from_config(cfg, load_config(cfg), f"tok-{SECRET}-0123456789", None)))
+    signed = browser.post("/login", data={"token": f"tok-{SECRET}-0123456789", "next": "/"}, follow_redirects=False)
+    cookie = signed.cookies.get("footfall_session")
+    assert cookie and browser.get("/api/meta").status_code == 200
+    cfg.write_text(cfg.read_text() + "  session_epoch: 2\n")  # under dashboard:, the file's last section
+    later = TestClient(create_app(Settings.from_config(cfg, load_config(cfg), f"tok-{SECRET}-0123456789", None)))
+    later.cookies.set("footfall_session", cookie)
+    assert later.get("/api/meta").status_code == 401
+    assert _client(cfg).get("/api/meta").status_code == 200  # the token itself still works

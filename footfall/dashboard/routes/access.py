@@ -17,9 +17,10 @@ COOKIE = "footfall_session"
 OPEN_PATHS = ("/login", "/api/health", "/favicon.ico")
 
 
-def session_value(token: str) -> str:
-    """What the sign-in cookie holds: derived from the token, not the token itself."""
-    return hmac.new(token.encode(), b"footfall-dashboard-session", hashlib.sha256).hexdigest()
+def session_value(token: str, epoch: int = 1) -> str:
+    """What the sign-in cookie holds: derived from the token and the session epoch, not the token itself
+    (raising ``dashboard.session_epoch`` signs every browser out without changing the token)."""
+    return hmac.new(token.encode(), f"footfall-dashboard-session:{epoch}".encode(), hashlib.sha256).hexdigest()
 
 
 def install(app: FastAPI, ctx: Context) -> None:
@@ -33,7 +34,7 @@ def install(app: FastAPI, ctx: Context) -> None:
             return await call_next(request)
         cookie = request.cookies.get(COOKIE, "")
         if token_ok(request.headers.get("authorization"), token) or hmac.compare_digest(
-            cookie.encode(), session_value(token).encode()
+            cookie.encode(), session_value(token, ctx.settings.session_epoch).encode()
         ):
             return await call_next(request)
         if path.startswith("/api/"):
@@ -57,7 +58,7 @@ def router(ctx: Context, static: Any) -> APIRouter:
         resp = RedirectResponse(target, status_code=303)
         resp.set_cookie(
             COOKIE,
-            session_value(expected),
+            session_value(expected, ctx.settings.session_epoch),
             httponly=True,
             samesite="strict",
             secure=ctx.settings.secure_cookie,
