@@ -1,0 +1,78 @@
+"""Counting on a family of random lines (issue #18): the segment ground truth, the seeded family, and
+the aggregate the device's pipeline reaches on PETS09-S2L1 (kept from falling)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from footfall.common.geometry import Line, Point
+from footfall.edge.config import load_config
+from footfall.edge.evaluation import (
+    LineFamily,
+    evaluate_line_family,
+    family_accuracy,
+    segment_crossing_events,
+    sequence_config,
+)
+from tests.conftest import PETS_GT, ROOT, VTEST
+
+VERTICAL = Line(Point(100, 100), Point(100, 200))  # "in" is left → right
+
+
+def walk(ident: int, feet: list[tuple[float, float]]) -> np.ndarray:
+    """MOT rows (frame, id, x, y, w, h) of a 20×40 px person whose foot point follows ``feet``."""
+    return np.array([[k + 1, ident, x - 10, y - 40, 20, 40] for k, (x, y) in enumerate(feet)], dtype=float)
+
+
+def test_a_walk_through_the_segment_is_one_crossing_each_way() -> None:
+    rows = np.vstack([walk(1, [(80, 150), (95, 150), (105, 150), (120, 150)]), walk(2, [(130, 120), (70, 121)])])
+    got = [(c.identity, c.direction) for c in segment_crossing_events(rows, VERTICAL)]
+    assert sorted(got) == [(1, "in"), (2, "out")]
+
+
+def test_jitter_on_the_line_and_walks_past_its_end_are_no_crossings() -> None:
+    jitter = walk(1, [(98, 150), (102, 152), (99, 154), (101, 156), (98, 158)])  # inside the ±3 px band
+    past_the_end = walk(2, [(80, 260), (120, 262)])  # crosses the infinite line below the segment
+    along = walk(3, [(97, 110), (102, 130), (98, 150), (103, 170)])
+    assert segment_crossing_events(np.vstack([jitter, past_the_end, along]), VERTICAL) == []
+
+
+def test_a_u_turn_through_the_segment_is_two_crossings() -> None:
+    rows = walk(1, [(80, 150), (110, 150), (85, 150)])
+    assert [c.direction for c in segment_crossing_events(rows, VERTICAL)] == ["in", "out"]
+
+
+def test_the_family_is_seeded_and_inside_its_region() -> None:
+    family = LineFamily(count=30, seed=7, region=(40, 110, 460, 350), min_length=80)
+    lines = family.lines()
+    assert [ln.name for ln in lines] == [f"r{k:02d}" for k in range(30)]
+    assert lines == family.lines() and lines != LineFamily(count=30, seed=8).lines()
+    for ln in lines:
+        (ax, ay), (bx, by) = ln.points
+        assert all(40 <= x <= 460 and 110 <= y <= 350 for x, y in ln.points)
+        assert np.hypot(bx - ax, by - ay) >= 80 - 0.2
+
+
+def test_family_accuracy_sums_both_directions_of_every_line() -> None:
+    per_line = {
+        "a": {"truth": {"in": 10, "out": 10}, "counted": {"in": 12, "out": 9}},
+        "b": {"truth": {"in": 0, "out": 5}, "counted": {"in": 1, "out": 5}},
+    }
+    assert family_accuracy(per_line) == {"accuracy": 0.84, "wrong": 4, "crossings": 25, "worst_line_error": 2}
+
+
+@pytest.mark.slow
+def test_the_sample_pipeline_holds_on_a_family_of_random_lines() -> None:
+    """Seed 0, 24 lines over the walkable region (the truth's foot points, 1st–99th percentile). The
+    sample settings were chosen on this clip's four lines, not on these: the floor is what the pipeline
+    reaches today (docs/experiments.md), kept from falling."""
+    device = load_config(ROOT / "configs" / "sample.yaml")
+    cfg = sequence_config(device, "pets", VTEST, device.cameras[0].lines)
+    result = evaluate_line_family(cfg, PETS_GT, LineFamily(24, 0, (40, 110, 460, 350), 80))
+    assert result["crossings"] == 202  # the family's truth: a change here means the family changed
+    assert result["accuracy"] >= FLOOR, result["accuracy"]
+    assert result["worst_line_error"] <= 2
+
+
+FLOOR = 0.89
