@@ -58,6 +58,17 @@ class Context:
     def config(self) -> EdgeConfig | None:
         return load_config(self.settings.config_path) if self.settings.config_path else None
 
+    def not_counted(self) -> list[str]:
+        """Product classes the device's model cannot report (e.g. the COCO bootstrap model, every person
+        as male_adult): the pages say so instead of showing their 0 as a measurement."""
+        from footfall.edge.detectors import counted_classes
+
+        cfg = self.config()
+        if cfg is None:
+            return []
+        counted = counted_classes(cfg.model)
+        return [] if counted is None else [c for c in cfg.model.classes if c not in counted]
+
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()
 

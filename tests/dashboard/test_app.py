@@ -150,3 +150,17 @@ def test_a_central_copy_without_config_serves_charts_but_no_live_view(device: Pa
     assert c.get("/live/front").status_code == 404
     assert c.get("/api/cameras/front/live.mjpg").status_code == 404
     assert c.put("/api/cameras/front/lines", json={"lines": [], "config_version": "x"}).status_code == 409
+
+
+def test_classes_the_model_cannot_report_are_named(tmp_path: Path, yolov5n_onnx: Path) -> None:
+    """The COCO bootstrap model counts every person as male_adult: the store owner is told that children
+    and women are not told apart yet, instead of reading their 0 as a measurement."""
+    cfg = tmp_path / "device.yaml"
+    model = {"path": str(yolov5n_onnx), "classes": ["child", "female_adult", "male_adult"]}
+    doc = yaml.safe_load(CONFIG) | {"model": {**model, "class_map": {"person": "male_adult"}}}
+    cfg.write_text(yaml.safe_dump(doc))
+    assert client(cfg).get("/api/meta").json()["not_counted"] == ["child", "female_adult"]
+    doc["model"] = {**model, "class_map": {"person": "male_adult"}, "model_names": ["woman", "man", "kid"]}
+    doc["model"]["class_map"] = {"kid": "child", "woman": "female_adult", "man": "male_adult"}
+    cfg.write_text(yaml.safe_dump(doc))
+    assert client(cfg).get("/api/meta").json()["not_counted"] == []

@@ -218,3 +218,32 @@ def test_live_view_and_a_drawn_line_used_by_the_next_run(yolov5n_onnx: Path, bro
     summary = json.loads(out.read_text())
     assert set(summary["lines"]) == {"x240", "mid"}
     assert summary["lines"]["mid"]["in"] + summary["lines"]["mid"]["out"] > 0
+
+
+def test_the_page_says_which_classes_the_model_cannot_tell_apart(yolov5n_onnx: Path, browser, tmp_path: Path) -> None:
+    """The COCO bootstrap model counts everyone as male_adult: the page says children and women are not
+    told apart yet (their 0 is no measurement)."""
+    from footfall.edge.store import CountStore
+    from tests.dashboard.test_queries import ev
+
+    with CountStore(tmp_path / "footfall.db") as store:
+        store.commit(
+            "s1",
+            [ev(START, "in", 1, camera="plaza", line="x240"), ev(START + 9, "out", 2, camera="plaza", line="x240")],
+        )
+    port = free_port()
+    cfg = device_config(tmp_path, yolov5n_onnx, {"x240": [[240, 0], [240, 360]]}, 0, port)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["model"].update({"classes": ["child", "female_adult", "male_adult"], "class_map": {"person": "male_adult"}})
+    cfg.write_text(yaml.safe_dump(doc))
+    server = start("serve", "--config", str(cfg), log=tmp_path / "serve.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/health")
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        note = page.inner_text("#class-kpis .not-counted")
+        assert "Not told apart by the current model: Children, Women" in note, note
+        page.close()
+    finally:
+        stop(server)

@@ -53,6 +53,7 @@ def router(ctx: Context) -> APIRouter:
             "interval_s": settings.interval_s,
             "cameras": cams,
             "classes": list(cfg.model.classes) if cfg is not None else None,
+            "not_counted": ctx.not_counted(),
             "config_version": config_version(settings.config_path) if settings.config_path else None,
             "entrances": list(settings.entrances) or "every line",
         }

@@ -147,6 +147,11 @@ function drawCounts(c, b) {
   pct($("kpi-out-compare"), c.totals.out, b.totals.out);
   const box = $("class-kpis");
   box.innerHTML = "";
+  if (META.not_counted && META.not_counted.length) {
+    // the model cannot tell these apart yet: their 0 is no measurement, and the shares below lean
+    box.append(node("div", `Not told apart by the current model: ${META.not_counted.map(nice).join(", ")}. ` +
+      "Their counts read 0 because the model cannot see them yet, not because nobody came.", "note not-counted"));
+  }
   if (classes.length < 2) return; // one class: the tiles above say it all
   const all = c.totals.in || 1;
   classes.forEach((cls) => {

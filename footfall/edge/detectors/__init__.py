@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -80,6 +81,49 @@ def registry_version(path: Path) -> str | None:
     if entry is not None:
         check_model_file(real, entry.sha256)
     return meta.ref
+
+
+def counted_classes(cfg: ModelConfig) -> list[str] | None:
+    """The product classes the model at ``cfg.path`` can report, through ``class_map`` or equal names;
+    None when its class names cannot be read (no file, a .pt, a model without names)."""
+    from footfall.edge.detectors.common import ClassMapping
+
+    names = list(cfg.model_names) if cfg.model_names else _file_class_names(Path(cfg.path))
+    if names is None:
+        return None
+    try:
+        return list(ClassMapping.build(names, cfg.classes, cfg.class_map).counted)
+    except ValueError:
+        return None
+
+
+def _file_class_names(path: Path) -> list[str] | None:
+    """A fetched version's recorded class names, else the names an ONNX file carries (read once per
+    file version: the dashboard asks on every page load)."""
+    real = Path(os.path.realpath(path))
+    if not real.is_file():
+        return None
+    st = real.stat()
+    names = _class_names_of(str(real), st.st_mtime_ns, st.st_size)
+    return list(names) if names is not None else None
+
+
+@functools.lru_cache(maxsize=8)
+def _class_names_of(path_str: str, _mtime_ns: int, _size: int) -> tuple[str, ...] | None:
+    path = Path(path_str)
+    meta_path = Path(os.path.realpath(path)).parent / "metadata.json"
+    if meta_path.is_file():
+        recorded = json.loads(meta_path.read_text()).get("class_names")
+        if recorded:
+            return tuple(str(n) for n in recorded)
+    if path.suffix != ".onnx":
+        return None
+    import onnxruntime as ort
+
+    from footfall.edge.detectors.onnx import _parse_names
+
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    return tuple(_parse_names(meta["names"])) if "names" in meta else None
 
 
 def create_detector(cfg: ModelConfig) -> Detector:

@@ -72,6 +72,12 @@ class ClassMapping:
     product_ids: np.ndarray
     product_names: tuple[str, ...]
 
+    @property
+    def counted(self) -> tuple[str, ...]:
+        """The product classes this model can report at all (a COCO model mapped to one class reports
+        only that one: the others read 0 because nobody is told apart, not because nobody came)."""
+        return tuple(self.product_names[i] for i in sorted(set(self.product_ids.tolist())))
+
     @classmethod
     def build(
         cls, model_names: Sequence[str], product_names: Sequence[str], class_map: Mapping[str, str] | None
