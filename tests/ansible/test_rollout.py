@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
 from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
@@ -304,3 +305,71 @@ def test_syntax_and_lint() -> None:
         env=env,
     )
     assert lint.returncode == 0, lint.stdout[-4000:] + lint.stderr[-2000:]
+
+
+class _DegradedHealth:
+    """A store's /health that reports the version its models/current holds: degraded (503) on
+    ``bad``, e.g. a camera the new model cannot keep up with, and ok on any other."""
+
+    def __init__(self, models: Path, bad: str) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                version = f"people:{os.readlink(models / 'current').removeprefix('v')}"
+                degraded = version == bad
+                body = json.dumps({"status": "degraded" if degraded else "ok", "model_version": version}).encode()
+                self.send_response(503 if degraded else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_degraded_store_on_the_new_version_is_not_deployed(tmp_path: Path, trust: Trust) -> None:
+    """The health gate wants 200 'ok': a store that runs the new version but reports degraded is rolled
+    back and fails, so the waves do not go on."""
+    reg = Registry(FileStorage(tmp_path / "registry"), trust)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx bytes")
+    for _ in range(2):
+        reg.publish("people", {"model.onnx": model}, {"class_names": ["person"]})
+    reg.promote("people", 2, "production")
+    models = tmp_path / "store/var/lib/footfall/models"
+    reg.fetch(Ref("people", version=1), models)
+    health = _DegradedHealth(models, bad="people:2")
+    host = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "footfall_model_root": str(tmp_path / "store"),
+        "footfall_model_command": str(VENV_BIN / "footfall"),
+        "footfall_model_registry_url": f"file://{tmp_path / 'registry'}",
+        "footfall_model_service_manager": "none",
+        "footfall_model_public_key": str(trust.verify_key),
+        "footfall_model_health_url": health.url,
+        "footfall_model_health_retries": 3,
+        "footfall_model_health_delay": 1,
+    }
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump({"all": {"children": {"stores": {"children": {"canary": {"hosts": {"store-d": host}}}}}}})
+    )
+    try:
+        run = playbook(inventory, "rollout.yml")
+    finally:
+        health.close()
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert "people:2 was not deployed on store-d" in run.stdout, run.stdout[-3000:]
+    assert os.readlink(models / "current") == "v1"
