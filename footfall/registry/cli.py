@@ -59,7 +59,8 @@ url_option = click.option(
 
 
 class _Group(click.Group):
-    """Every registry or dataset error of every command is one line and exit 1, never a traceback."""
+    """Every registry or dataset error of every command is one line and exit 1, never a traceback (the
+    one place these errors become command-line errors)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -74,13 +75,6 @@ class _Group(click.Group):
 def registry(ctx: click.Context, url: str) -> None:
     """Versioned models: publish, promote, roll back, fetch verified."""
     ctx.obj = _Ctx(url)
-
-
-def _run(fn: Any) -> Any:
-    try:
-        return fn()
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @registry.command()
@@ -125,10 +119,8 @@ def publish(
         parsed[label] = Path(path)
     meta = json.loads(metadata.read_text()) if metadata else {}
     meta.setdefault("code_revision", os.environ.get("FOOTFALL_CODE_REVISION"))
-    if unsigned and sign_key is None:
-        click.echo(f"WARNING: publishing {name} UNSIGNED; devices with a verify key will refuse it", err=True)
     reg = obj.with_trust(Trust(sign_key=sign_key, allow_unsigned=unsigned))
-    result = _run(lambda: reg.publish(name, parsed, meta))
+    result = reg.publish(name, parsed, meta)
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else f"published {result.ref}")
 
 
@@ -165,7 +157,7 @@ def list_cmd(obj: _Ctx, name: str | None, as_json: bool) -> None:
 def show(obj: _Ctx, ref: str, as_json: bool) -> None:
     """Metadata of NAME, NAME@ALIAS or NAME:VERSION."""
     r = Ref.parse(ref)
-    meta = _run(lambda: obj.reg.metadata(r.name, obj.reg.resolve(r)))
+    meta = obj.reg.metadata(r.name, obj.reg.resolve(r))
     aliases = [a for a, v in obj.reg.aliases(r.name).items() if v == meta.version]
     doc = meta.to_dict()
     if as_json:
@@ -190,7 +182,7 @@ def show(obj: _Ctx, ref: str, as_json: bool) -> None:
 @click.pass_obj
 def promote(obj: _Ctx, name: str, version: int, alias: str, expected: int | None) -> None:
     """Point ALIAS of NAME at VERSION (one conditional write)."""
-    _run(lambda: obj.reg.promote(name, version, alias, expected=expected))
+    obj.reg.promote(name, version, alias, expected=expected)
     click.echo(f"{name}@{alias} → {version}")
 
 
@@ -200,7 +192,7 @@ def promote(obj: _Ctx, name: str, version: int, alias: str, expected: int | None
 @click.pass_obj
 def rollback(obj: _Ctx, name: str, alias: str) -> None:
     """Move ALIAS back to its previous target."""
-    doc = _run(lambda: obj.reg.rollback(name, alias))
+    doc = obj.reg.rollback(name, alias)
     click.echo(f"{name}@{alias} → {doc['version']} (rolled back)")
 
 
@@ -227,10 +219,8 @@ def rollback(obj: _Ctx, name: str, alias: str) -> None:
 def fetch(obj: _Ctx, ref: str, dest: Path, verify_key: Path | None, allow_unsigned: bool, rollback: bool) -> None:
     """Verify REF's signature, download it, verify every checksum, place it under DEST and switch
     DEST/current to it."""
-    if allow_unsigned and verify_key is None:
-        click.echo(f"WARNING: fetching {ref} WITHOUT checking its signature (--allow-unsigned)", err=True)
     reg = obj.with_trust(Trust(verify_key=verify_key, allow_unsigned=allow_unsigned))
-    placed = _run(lambda: reg.fetch(Ref.parse(ref), dest, rollback=rollback))
+    placed = reg.fetch(Ref.parse(ref), dest, rollback=rollback)
     click.echo(str(placed))
 
 
@@ -259,8 +249,8 @@ def history(obj: _Ctx, name: str, as_json: bool) -> None:
 def diff(obj: _Ctx, a: str, b: str, as_json: bool) -> None:
     """Metrics of two versions side by side."""
     ra, rb = Ref.parse(a), Ref.parse(b)
-    ma = _run(lambda: obj.reg.metadata(ra.name, obj.reg.resolve(ra)))
-    mb = _run(lambda: obj.reg.metadata(rb.name, obj.reg.resolve(rb)))
+    ma = obj.reg.metadata(ra.name, obj.reg.resolve(ra))
+    mb = obj.reg.metadata(rb.name, obj.reg.resolve(rb))
     metrics_a, metrics_b = ma.metrics or {}, mb.metrics or {}
     keys = sorted(set(metrics_a) | set(metrics_b))
     rows = [{"metric": k, a: metrics_a.get(k), b: metrics_b.get(k)} for k in keys]
@@ -278,7 +268,7 @@ def diff(obj: _Ctx, a: str, b: str, as_json: bool) -> None:
 def keygen(private: Path, public: Path) -> None:
     """Create an Ed25519 key pair: the private key signs what the training server publishes, the public
     key goes to every store (ansible: footfall_model_public_key). Never overwrites a key."""
-    _run(lambda: generate_keypair(private, public))
+    generate_keypair(private, public)
     click.echo(f"wrote {private} (keep secret) and {public} (for devices)")
 
 
@@ -317,10 +307,7 @@ def dataset_publish(
         meta = dict(s.split("=", 1) for s in sources)
     except ValueError:
         raise click.BadParameter("use KEY=VALUE", param_hint="--source") from None
-    try:
-        manifest = _store(ctx).publish(name, folder, sources=meta, splits=splits or None)
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    manifest = _store(ctx).publish(name, folder, sources=meta, splits=splits or None)
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
     click.echo(json.dumps(manifest.splits, indent=1))
 
@@ -342,10 +329,7 @@ def dataset_list(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def dataset_show(ctx: click.Context, ref: str) -> None:
     """The manifest of NAME:VERSION (without the file list)."""
-    try:
-        m = _store(ctx).manifest(Ref.parse(ref))
-    except (DatasetError, RegistryError) as exc:
-        raise click.ClickException(str(exc)) from None
+    m = _store(ctx).manifest(Ref.parse(ref))
     doc = m.to_dict()
     click.echo(json.dumps({k: v for k, v in doc.items() if k != "files"} | {"files": len(m.files)}, indent=1))
 
@@ -356,8 +340,5 @@ def dataset_show(ctx: click.Context, ref: str) -> None:
 @click.pass_context
 def dataset_fetch(ctx: click.Context, ref: str, dest: Path) -> None:
     """Place NAME:VERSION under DEST/NAME/vN after verifying every checksum; print the folder."""
-    try:
-        folder, _ = _store(ctx).fetch(Ref.parse(ref), dest)
-    except (DatasetError, RegistryError) as exc:
-        raise click.ClickException(str(exc)) from None
+    folder, _ = _store(ctx).fetch(Ref.parse(ref), dest)
     click.echo(str(folder))
