@@ -8,11 +8,9 @@ runs under ``torch.distributed.run`` with one process per GPU.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from footfall.common.process import die_with_parent
+from footfall.common.process import die_with_parent, kill_group
 from footfall.retrain.config import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +113,7 @@ def run_training(
             )
             assert proc.stdout is not None
             # the deadline holds for a stage that hangs without a word too: a timer kills it
-            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _kill_group, (proc,))
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), kill_group, (proc.pid,))
             watchdog.daemon = True
             watchdog.start()
             try:
@@ -138,11 +136,6 @@ def run_training(
     summary["python"] = str(python)
     summary["results"] = read_results(out / "yolov5" / "results.csv")
     return summary
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def read_results(path: Path) -> list[dict[str, float]]:

@@ -42,7 +42,7 @@ from pydantic import Field, model_validator
 
 from footfall.common.config import Section, load_section, repeated, resolve_file_url, resolve_path
 from footfall.common.localtime import DAY_S
-from footfall.common.process import die_with_parent
+from footfall.common.process import die_with_parent, kill_group
 
 log = logging.getLogger("footfall.scheduler")
 
@@ -323,23 +323,13 @@ class JobRunner:
         with self.lock:
             children = list(self.children.values())
         for proc in children:
-            with _suppress():
-                os.killpg(proc.pid, signal.SIGTERM)
+            kill_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for proc in children:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                with _suppress():
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return isinstance(exc[1], ProcessLookupError | PermissionError)
+                kill_group(proc.pid)
 
 
 def _iso(ts: float) -> str:
