@@ -30,6 +30,17 @@ class Crossing:
     foot: tuple[float, float]
 
 
+def _by_track(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MOT rows ordered by identity, then frame, and their foot points (x + w/2, y + h)."""
+    rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]
+    return rows, np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
+
+
+def tally(events: list[Crossing]) -> dict[str, int]:
+    """In and out counts of crossings."""
+    return {d: sum(c.direction == d for c in events) for d in ("in", "out")}
+
+
 def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> list[Crossing]:
     """Crossings of ``line`` by the foot points (x + w/2, y + h) of MOT rows, by identity and frame.
 
@@ -39,9 +50,7 @@ def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False)
     """
     from footfall.common.geometry import Point
 
-    order = np.lexsort((rows[:, 0], rows[:, 1]))
-    rows = rows[order]
-    feet = np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
+    rows, feet = _by_track(rows)
     side = np.sign(line.signed_distance(feet))
     side[side == 0] = 1  # on the line counts as "in", as in the reference JSON (x >= 240 is in)
     out = []
@@ -56,8 +65,7 @@ def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False)
 
 def crossings(rows: np.ndarray, line: Line, *, segment_only: bool = False) -> dict[str, int]:
     """In/out counts of :func:`crossing_events`."""
-    events = crossing_events(rows, line, segment_only=segment_only)
-    return {d: sum(c.direction == d for c in events) for d in ("in", "out")}
+    return tally(crossing_events(rows, line, segment_only=segment_only))
 
 
 def crossing_diff(
@@ -190,6 +198,58 @@ def counts_by_class(
     return dict(sorted(out.items()))
 
 
+@dataclass(frozen=True)
+class _LabelledRun:
+    """One camera counted on a labelled video exactly as a device would: what it counted, the tracks it
+    followed (MOT rows) and the ground truth of the same frames."""
+
+    camera: CameraConfig
+    result: Any  # pipeline.RunResult
+    counts: dict[str, dict[str, dict[str, int]]]
+    events: list[Any]
+    hyp: np.ndarray
+    gt: np.ndarray
+
+    def counted(self, line: str) -> tuple[dict[str, int], int]:
+        """In and out counted on ``line`` (a U-turn is its two crossings, as the truth counts them), and
+        the U-turns among them."""
+        by_dir = self.counts.get(line, {})
+        uturns = sum(by_dir.get("uturn", {}).values())
+        return {d: sum(by_dir.get(d, {}).values()) + uturns for d in ("in", "out")}, uturns
+
+
+def _run_labelled(
+    cfg: EdgeConfig, gt_path: Path, max_frames: int | None, *, lines: list[LineConfig] | None = None
+) -> _LabelledRun:
+    """Count ``cfg``'s one camera (on ``lines`` instead of its own, when given) and read the truth."""
+    import tempfile
+
+    from footfall.edge.build import build_camera
+    from footfall.edge.pipeline import run_camera
+    from footfall.edge.store import CountStore
+
+    if len(cfg.cameras) != 1:
+        raise ValueError(f"a labelled video is scored on one camera; the config has {len(cfg.cameras)}")
+    cam = cfg.cameras[0] if lines is None else cfg.cameras[0].model_copy(update={"lines": lines})
+    cfg = cfg.model_copy(update={"cameras": [cam]})
+    rows: list[list[float]] = []
+
+    def sink(frame: Any, _dets: Any, tracks: Any) -> None:
+        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist(), strict=False):
+            rows.append([frame.index + 1, tid, x1, y1, x2 - x1, y2 - y1])
+
+    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "eval.db") as store:
+        result = run_camera(
+            build_camera(cfg, cam), camera=cam.name, store=store, session="eval", max_frames=max_frames, on_tracks=sink
+        )
+        counts, events = store.session_counts("eval"), store.events("eval")
+    gt = load_mot(gt_path)
+    if max_frames:
+        gt = gt[gt[:, 0] <= max_frames]
+    hyp = np.array(rows) if rows else np.zeros((0, 6))
+    return _LabelledRun(cam, result, counts, events, hyp, gt)
+
+
 def evaluate_sequence(
     cfg: EdgeConfig, gt_path: Path, *, max_frames: int | None = None, class_of: dict[int, str | None] | None = None
 ) -> dict[str, Any]:
@@ -203,45 +263,21 @@ def evaluate_sequence(
     ground truth counts every crossing, so a U-turn the device reports counts as its two crossings
     here (one in, one out).
     """
-    import tempfile
-
-    from footfall.edge.build import build_camera
-    from footfall.edge.pipeline import run_camera
-    from footfall.edge.store import CountStore
-
-    if len(cfg.cameras) != 1:
-        raise ValueError(f"evaluate_sequence scores one camera; the config has {len(cfg.cameras)}")
-    cam = cfg.cameras[0]
-    lines = {line.name: line.to_line() for line in cam.lines}
-    rows: list[list[float]] = []
-
-    def sink(frame: Any, _dets: Any, tracks: Any) -> None:
-        for (x1, y1, x2, y2), tid in zip(tracks.xyxy.tolist(), tracks.track_id.tolist(), strict=False):
-            rows.append([frame.index + 1, tid, x1, y1, x2 - x1, y2 - y1])
-
-    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "eval.db") as store:
-        result = run_camera(
-            build_camera(cfg, cam), camera=cam.name, store=store, session="eval", max_frames=max_frames, on_tracks=sink
-        )
-        counts = store.session_counts("eval")
-        events = store.events("eval")
-    gt = load_mot(gt_path)
-    if max_frames:
-        gt = gt[gt[:, 0] <= max_frames]
-    hyp = np.array(rows) if rows else np.zeros((0, 6))
+    run = _run_labelled(cfg, gt_path, max_frames)
+    counts, gt, hyp = run.counts, run.gt, run.hyp
     scores = mot_scores(gt, hyp)
     per_line = {}
     errors = []
-    for name, line in lines.items():
+    for lc in run.camera.lines:
+        name, line = lc.name, lc.to_line()
         true_events = crossing_events(gt, line)
-        truth = {d: sum(c.direction == d for c in true_events) for d in ("in", "out")}
-        uturns = sum(counts.get(name, {}).get("uturn", {}).values())
-        got = {d: sum(counts.get(name, {}).get(d, {}).values()) + uturns for d in ("in", "out")}
+        truth = tally(true_events)
+        got, uturns = run.counted(name)
         error = {d: round(100 * abs(got[d] - truth[d]) / max(truth[d], 1), 1) for d in got}
         errors += list(error.values())
         mine = [
             (frame + 1, track, d)
-            for _, _, ln, track, frame, _, _, direction in events
+            for _, _, ln, track, frame, _, _, direction in run.events
             if ln == name
             for d in (("in", "out") if direction == "uturn" else (direction,))
         ]
@@ -255,8 +291,8 @@ def evaluate_sequence(
         if class_of is not None:
             per_line[name]["by_class"] = counts_by_class(true_events, counts.get(name, {}), class_of)
     return {
-        "frames": result.frames,
-        "ms_per_frame": round(1000 * result.seconds / max(result.frames, 1), 1),
+        "frames": run.result.frames,
+        "ms_per_frame": round(1000 * run.result.seconds / max(run.result.frames, 1), 1),
         "mota": round(scores.mota, 4),
         "idf1": round(scores.idf1, 4),
         "id_switches": scores.id_switches,
@@ -311,9 +347,7 @@ def segment_crossing_events(rows: np.ndarray, line: Line, band_px: float = TRUTH
     or past its end, is no crossing)."""
     from footfall.common.geometry import Point
 
-    order = np.lexsort((rows[:, 0], rows[:, 1]))
-    rows = rows[order]
-    feet = np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
+    rows, feet = _by_track(rows)
     dist = line.signed_distance(feet)
     out = []
     last: dict[int, tuple[int, int]] = {}  # identity → (side, row of its last point on that side)
@@ -335,9 +369,7 @@ def segment_crossing_events(rows: np.ndarray, line: Line, band_px: float = TRUTH
 def _walking_angle(rows: np.ndarray, line: Line, near_px: float = 40.0) -> float | None:
     """The angle (0–90°) between the segment and the direction people walk near it, from the ground
     truth's per-frame foot motion within ``near_px`` of the segment; None if nobody walks there."""
-    order = np.lexsort((rows[:, 0], rows[:, 1]))
-    rows = rows[order]
-    feet = np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
+    rows, feet = _by_track(rows)
     same = rows[1:, 1] == rows[:-1, 1]
     step = (feet[1:] - feet[:-1])[same]
     mid = ((feet[1:] + feet[:-1]) / 2)[same]
@@ -375,29 +407,14 @@ def evaluate_line_family(
     """Count the random segments of ``family`` on the one camera of ``cfg`` in one run, exactly as a
     device would, and score each against :func:`segment_crossing_events`; the aggregate by the line's
     angle to the walking direction near it and by the height of the people who cross it."""
-    import tempfile
-
-    from footfall.edge.build import build_camera
-    from footfall.edge.pipeline import run_camera
-    from footfall.edge.store import CountStore
-
-    cam = cfg.cameras[0].model_copy(update={"lines": family.lines()})
-    cfg = cfg.model_copy(update={"cameras": [cam]})
-    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "family.db") as store:
-        result = run_camera(
-            build_camera(cfg, cam), camera=cam.name, store=store, session="family", max_frames=max_frames
-        )
-        counts = store.session_counts("family")
-    gt = load_mot(gt_path)
-    if max_frames:
-        gt = gt[gt[:, 0] <= max_frames]
+    run = _run_labelled(cfg, gt_path, max_frames, lines=family.lines())
+    gt = run.gt
     per_line: dict[str, dict[str, Any]] = {}
-    for lc in cam.lines:
+    for lc in run.camera.lines:
         line = lc.to_line()
         truth_events = segment_crossing_events(gt, line)
-        truth = {d: sum(c.direction == d for c in truth_events) for d in ("in", "out")}
-        uturns = sum(counts.get(lc.name, {}).get("uturn", {}).values())
-        got = {d: sum(counts.get(lc.name, {}).get(d, {}).values()) + uturns for d in ("in", "out")}
+        truth = tally(truth_events)
+        got, _ = run.counted(lc.name)
         crossers = [
             float(gt[(gt[:, 1] == c.identity) & (gt[:, 0] == c.frame)][0, 5])
             for c in truth_events
@@ -426,7 +443,7 @@ def evaluate_line_family(
             "min_length": family.min_length,
             "angles": list(family.angles),
         },
-        "frames": result.frames,
+        "frames": run.result.frames,
         **family_accuracy(per_line),
         "by_walk_angle": bucket("walk_angle_deg", [0, 30, 60, 90.01], "angle"),
         "by_person_height": bucket("person_height_px", [0, 60, 90, 1000], "height"),
