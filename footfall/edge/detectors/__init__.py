@@ -110,10 +110,12 @@ def _file_class_names(path: Path) -> list[str] | None:
 
 @functools.lru_cache(maxsize=8)
 def _class_names_of(path_str: str, _mtime_ns: int, _size: int) -> tuple[str, ...] | None:
-    path = Path(path_str)
-    meta_path = Path(os.path.realpath(path)).parent / "metadata.json"
+    from footfall.registry.core import ModelVersion
+
+    path = Path(path_str)  # already resolved by the caller
+    meta_path = path.parent / "metadata.json"
     if meta_path.is_file():
-        recorded = json.loads(meta_path.read_text()).get("class_names")
+        recorded = ModelVersion.from_dict(json.loads(meta_path.read_text())).class_names
         if recorded:
             return tuple(str(n) for n in recorded)
     if path.suffix != ".onnx":
