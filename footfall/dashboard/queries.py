@@ -63,12 +63,15 @@ class Store:
         """Refuse an interval that is not offered, or more buckets than one answer should carry."""
         if interval_s not in INTERVALS:
             raise QueryError(f"interval {interval_s}s: choose one of {', '.join(map(str, INTERVALS))}")
-        buckets = days * -(-DAY_S // interval_s)
+        def per_day(interval: int) -> int:
+            return -(-DAY_S // interval)  # buckets of a day, the last one possibly short
+
+        buckets = days * per_day(interval_s)
         if buckets > MAX_BUCKETS:
-            coarser = [i for i in INTERVALS if days * -(-DAY_S // i) <= MAX_BUCKETS]
+            coarser = [i for i in INTERVALS if days * per_day(i) <= MAX_BUCKETS]
             raise QueryError(
                 f"{days} days at {interval_s}s are {buckets} intervals (at most {MAX_BUCKETS}): ask for "
-                f"{', '.join(map(str, coarser))} s, or at most {MAX_BUCKETS // -(-DAY_S // interval_s)} days"
+                f"{', '.join(map(str, coarser))} s, or at most {MAX_BUCKETS // per_day(interval_s)} days"
             )
 
     def local(self, ts: float) -> str:
@@ -208,8 +211,9 @@ class Store:
         """Time between a track's 'in' and its next 'out' at the entrances, for tracks seen doing both
         (one camera sees the person enter and leave; people who leave by another camera's door or
         are re-identified under a new id are not matched)."""
-        if (end - start).days + 1 > MAX_DWELL_DAYS:
-            raise QueryError(f"visit lengths over {(end - start).days + 1} days; ask for at most {MAX_DWELL_DAYS} days")
+        n = (end - start).days + 1
+        if n > MAX_DWELL_DAYS:
+            raise QueryError(f"visit lengths over {n} days; ask for at most {MAX_DWELL_DAYS} days")
         t0 = self.business_day(self.days(start, end)[0])[0]
         t1 = self.business_day(end)[1]
         rows = self.reader.crossings(t0, t1, self.entrances)
