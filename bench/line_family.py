@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pets_accuracy import GT, configure  # noqa: E402
+from pets_accuracy import GT, add_pipeline_options, configure  # noqa: E402
 
 from footfall.edge.evaluation import LineFamily, evaluate_line_family  # noqa: E402
 
@@ -42,19 +42,8 @@ def main() -> None:
     ap.add_argument("--region", type=floats, default=REGION, help="x0,y0,x1,y1 in source pixels")
     ap.add_argument("--min-length", type=float, default=80.0)
     ap.add_argument("--angles", type=floats, default=(0.0, 180.0), help="min,max degrees to the horizontal")
-    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "sample.yaml", help="device configuration")
-    ap.add_argument("--max-frames", type=int)
     ap.add_argument("--json", type=Path, help="write both results here")
-    ap.add_argument("--model", type=Path, help="detector weights (default: the config's)")
-    ap.add_argument("--tracker", help="tracker name (default: the config's)")
-    ap.add_argument("--reid", type=Path, default=ROOT / "models" / "osnet_x0_25_msmt17.onnx")
-    ap.add_argument("--input-size", type=int)
-    ap.add_argument("--conf", type=float)
-    ap.add_argument("--hysteresis", type=float)
-    ap.add_argument("--stitch", type=int)
-    ap.add_argument("--uturn-window", type=float, help="the configured run's window (default: the config's)")
-    ap.add_argument("--entry-backtrack", type=float)
-    ap.add_argument("--param", action="append", default=[], help="tracker param override k=v (YAML value)")
+    add_pipeline_options(ap)  # --uturn-window sets the configured run's window
     args = ap.parse_args()
     family = LineFamily(args.count, args.seed, args.region, args.min_length, args.angles)  # type: ignore[arg-type]
     results = {}

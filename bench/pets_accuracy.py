@@ -61,8 +61,8 @@ def configure(args: argparse.Namespace) -> EdgeConfig:
     return sequence_config(cfg, "pets", VIDEO, cfg.cameras[0].lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_pipeline_options(ap: argparse.ArgumentParser) -> None:
+    """The options :func:`configure` reads: the device configuration and single keys overriding it."""
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "sample.yaml", help="device configuration")
     ap.add_argument("--model", type=Path, help="detector weights (default: the config's)")
     ap.add_argument("--tracker", help="tracker name (default: the config's)")
@@ -75,6 +75,11 @@ def main() -> None:
     ap.add_argument("--stitch", type=int, help="tracklet stitching max gap, frames (0 = off)")
     ap.add_argument("--uturn-window", type=float)
     ap.add_argument("--entry-backtrack", type=float, help="counting.entry_backtrack_s (0 = off)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_pipeline_options(ap)
     args = ap.parse_args()
     cfg = configure(args)
     scores = evaluate_sequence(cfg, GT, max_frames=args.max_frames)
