@@ -63,6 +63,7 @@ class Store:
         """Refuse an interval that is not offered, or more buckets than one answer should carry."""
         if interval_s not in INTERVALS:
             raise QueryError(f"interval {interval_s}s: choose one of {', '.join(map(str, INTERVALS))}")
+
         def per_day(interval: int) -> int:
             return -(-DAY_S // interval)  # buckets of a day, the last one possibly short
 
