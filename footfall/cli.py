@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from footfall.central.cli import central
 from footfall.dashboard.cli import serve
 from footfall.edge.cli import edge
 from footfall.harvest.cli import harvest
@@ -38,6 +39,7 @@ cli.add_command(scheduler)
 cli.add_command(harvest)
 cli.add_command(labeling)
 cli.add_command(serve)
+cli.add_command(central)
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ sed "s|$WORK/pip.txt|scripts/lock.sh|" "$WORK/pip.lock" > "$OUT/pip.lock"
 # .venv: the edge, registry, retrain orchestration, dashboard, Label Studio client and the tests
 scratch edge
 "$WORK/edge/bin/pip" install -q torch==2.14.1 torchvision==0.29.1  # first: else a newer CUDA build
-"$WORK/edge/bin/pip" install -q ".[tracking,export,registry,retrain,labeling,dashboard,dev]"
+"$WORK/edge/bin/pip" install -q ".[tracking,export,registry,retrain,labeling,dashboard,central,dev]"
 # yolov5 for its model code only: its declared pins (huggingface-hub<0.25) break boxmot 25
 "$WORK/edge/bin/pip" install -q --no-deps yolov5==7.0.14
 # the Label Studio client: its opencv-python-headless pin would replace opencv-python's cv2; the rest

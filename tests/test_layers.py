@@ -1,4 +1,4 @@
-"""The package layers: common ← registry ← edge / labeling ← harvest / retrain / dashboard / scheduler ← cli.
+"""The package layers: common ← registry ← edge / labeling ← harvest / retrain / central / scheduler ← dashboard ← cli.
 
 Every import in ``footfall/`` (module level or inside a function) is read with ``ast``; a package may
 import only its own modules and packages of a lower layer. Siblings of one layer do not import each
@@ -20,9 +20,10 @@ LAYERS = {
     "labeling": 2,
     "harvest": 3,
     "retrain": 3,
-    "dashboard": 3,
+    "central": 3,  # the chain's PostgreSQL: ingest from devices (edge records), its read backend
     "scheduler": 3,  # runs harvest and retrain jobs as subprocesses: it imports neither
-    "": 4,  # footfall/cli.py, footfall/config_reference.py: the command line over every part
+    "dashboard": 4,  # one store's SQLite or the chain's central store
+    "": 5,  # footfall/cli.py, footfall/config_reference.py: the command line over every part
 }
 
 

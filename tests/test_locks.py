@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 LOCKS = ROOT / "requirements"
 ENVS = {"edge.lock": ".venv", "train.lock": ".venv-train", "labelstudio.lock": ".venv-labelstudio"}
-EDGE_EXTRAS = ["tracking", "export", "registry", "retrain", "labeling", "dashboard", "dev"]
+EDGE_EXTRAS = ["tracking", "export", "registry", "retrain", "labeling", "dashboard", "central", "dev"]
 
 
 def parse_lock(path: Path) -> dict[str, tuple[str, list[str]]]:

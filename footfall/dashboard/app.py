@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from footfall.common.config import ConfigError, key_path
-from footfall.dashboard.context import Context, Settings
+from footfall.dashboard.context import Context, Settings, UnknownStore
 from footfall.dashboard.queries import QueryError
 from footfall.dashboard.routes import access, cameras, counts, pages
 
@@ -35,6 +35,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(QueryError)
     async def bad_query(request: Request, exc: QueryError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(UnknownStore)
+    async def unknown_store(request: Request, exc: UnknownStore) -> JSONResponse:
+        return JSONResponse({"error": str(exc.args[0])}, status_code=404)
 
     @app.exception_handler(FileNotFoundError)
     async def no_store(request: Request, exc: FileNotFoundError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import click
 from footfall.common.auth import access_token, is_loopback
 from footfall.common.config import ConfigError
 from footfall.common.localtime import local_zone
+from footfall.common.redact import redact_url
 from footfall.edge.config import DashboardConfig, load_config
 
 
@@ -17,15 +19,20 @@ from footfall.edge.config import DashboardConfig, load_config
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="The device config (edge YAML)."
 )
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="A count store without a config.")
+@click.option(
+    "--db",
+    help="A count store without a config: a device's SQLite file, or postgresql://… of the chain's central store "
+    "(or $FOOTFALL_CENTRAL_DSN with --db central).",
+)
 @click.option("--host", help="Bind address (default: dashboard.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: dashboard.port, 8080).")
 @click.option("--timezone", "tz_name", help="IANA zone of the store (default: dashboard.timezone or the machine's).")
-def serve(config_path: Path | None, db: Path | None, host: str | None, port: int | None, tz_name: str | None) -> None:
+def serve(config_path: Path | None, db: str | None, host: str | None, port: int | None, tz_name: str | None) -> None:
     """Serve the store dashboard: charts, CSV, live view and line drawing.
 
     With --config the dashboard knows the cameras, shows the live view and saves drawn lines into that
-    file; with only --db (e.g. a central copy) it serves the charts and the API.
+    file; with only --db FILE it serves the charts and the API; with --db postgresql://… it shows the
+    chain (a page ranking every store) and each store's charts.
     """
     import uvicorn
 
@@ -53,13 +60,21 @@ def serve(config_path: Path | None, db: Path | None, host: str | None, port: int
         )
     zone = tz_name or dash.timezone
     tz = ZoneInfo(zone) if zone else local_zone()
+    central = None
+    if db == "central":
+        db = os.environ.get("FOOTFALL_CENTRAL_DSN")
+        if not db:
+            raise click.BadParameter("--db central needs $FOOTFALL_CENTRAL_DSN", param_hint="--db")
+    if db is not None and db.startswith(("postgresql://", "postgres://")):
+        central, db = db, None
+        if config_path is not None:
+            raise click.UsageError("--config is a device's; a chain's dashboard takes only --db postgresql://…")
     if cfg is not None and config_path is not None:
         settings = Settings.from_config(config_path, cfg, token, tz)
         if db is not None:
-            settings.db = db
+            settings.db = Path(db)
     else:
-        assert db is not None
-        settings = Settings(db=db, tz=tz, token=token)
+        settings = Settings(db=Path(db) if db else None, tz=tz, token=token, central=central)
     port = port or dash.port
     scheme = "https" if dash.tls_cert else "http"
     if scheme == "http" and not is_loopback(host) and not dash.secure_cookie:
@@ -68,7 +83,8 @@ def serve(config_path: Path | None, db: Path | None, host: str | None, port: int
             "Set dashboard.tls_cert and tls_key, or put a TLS proxy in front and set dashboard.secure_cookie",
             err=True,
         )
-    click.echo(f"footfall dashboard on {scheme}://{host}:{port}/ (store {settings.db}, time zone {tz})", err=True)
+    what = f"chain {redact_url(central)}" if central else f"store {settings.db}, time zone {tz}"
+    click.echo(f"footfall dashboard on {scheme}://{host}:{port}/ ({what})", err=True)
     uvicorn.run(
         create_app(settings),
         host=host,

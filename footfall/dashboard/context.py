@@ -1,4 +1,8 @@
-"""What every route of the dashboard shares: its settings, the store's read view, the device config."""
+"""What every route of the dashboard shares: its settings, the stores' read views, the device config.
+
+One store (a device's SQLite, ``--config``/``--db``) or a chain (the central PostgreSQL,
+``--db postgresql://…``): the routes ask ``Context.store(name)`` for the store of a request, and the
+same queries answer over either backend."""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from footfall.dashboard.queries import QueryError, Store
 from footfall.edge.config import EdgeConfig, load_config
+from footfall.edge.counts import CountReader
 
 
 @dataclass
 class Settings:
-    db: Path
+    db: Path | None
     tz: ZoneInfo
     token: str | None = None
     config_path: Path | None = None  # the device config: cameras, lines, live view, line editing
@@ -25,6 +30,7 @@ class Settings:
     edge_url: str | None = None  # http://host:port of the edge's live view
     secure_cookie: bool = False  # HTTPS (tls_cert, or a TLS proxy in front): the cookie never travels in clear
     session_epoch: int = 1  # raised in the config: every sign-in cookie issued before is refused
+    central: str | None = None  # postgresql://… of the chain's central store (then db is None)
 
     @classmethod
     def from_config(cls, path: Path, cfg: EdgeConfig, token: str | None, tz: ZoneInfo) -> Settings:
@@ -48,12 +54,33 @@ class Settings:
 @dataclass
 class Context:
     settings: Settings
-    store: Store
 
     @classmethod
     def of(cls, settings: Settings) -> Context:
-        store = Store(settings.db, settings.tz, settings.opening_hour, list(settings.entrances), settings.max_dwell_s)
-        return cls(settings, store)
+        return cls(settings)
+
+    @property
+    def is_chain(self) -> bool:
+        return self.settings.central is not None
+
+    def store(self, name: str | None = None) -> Store:
+        """The store a request is about: the one store, or ``name`` in the chain's catalogue."""
+        s = self.settings
+        if s.central is None:
+            if name:
+                raise QueryError(f"store={name!r}: this dashboard shows one store; leave store out")
+            assert s.db is not None
+            return Store(CountReader(s.db), s.tz, s.opening_hour, list(s.entrances), s.max_dwell_s)
+        from footfall.central.db import connect, get_store
+        from footfall.central.reader import CentralReader
+
+        if not name:
+            raise QueryError("this dashboard shows a chain: give store=ID (the chain page lists them)")
+        with connect(s.central) as con:
+            info = get_store(con, name)
+        if info is None:
+            raise UnknownStore(f"no store {name!r} in the chain's catalogue (footfall central store add)")
+        return Store(CentralReader(s.central, name), info.tz, info.opening_hour, list(info.entrances), s.max_dwell_s)
 
     def config(self) -> EdgeConfig | None:
         return load_config(self.settings.config_path) if self.settings.config_path else None
@@ -69,14 +96,18 @@ class Context:
         counted = counted_classes(cfg.model)
         return [] if counted is None else [c for c in cfg.model.classes if c not in counted]
 
-    def today(self) -> date:
-        return datetime.now(self.settings.tz).date()
+    def today(self, store: Store) -> date:
+        return datetime.now(store.tz).date()
 
-    def default_day(self) -> date:
+    def default_day(self, store: Store) -> date:
         """Today if it has crossings, else the last day that has (a fresh page shows data, not zeros)."""
-        span = self.store.data_range() if self.settings.db.exists() else None
-        today = self.today()
+        span = store.data_range() if store.exists() else None
+        today = self.today(store)
         return today if span is None or span[1] >= today.isoformat() else date.fromisoformat(span[1])
+
+
+class UnknownStore(LookupError):
+    """A store id the chain's catalogue does not have (404)."""
 
 
 def parse_day(value: str | None, name: str, default: Callable[[], date]) -> date:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from footfall.common.localtime import DAY_S
-from footfall.edge.counts import EVERYTHING, GROUPS, CountReader, Filter
+from footfall.edge.counts import EVERYTHING, GROUPS, CountQueries, Filter
 
 INTERVALS = (300, 600, 900, 1800, 3600, DAY_S)
 MAX_DAYS = 370  # one request's range
@@ -33,17 +32,32 @@ class QueryError(ValueError):
 
 @dataclass
 class Store:
-    """The dashboard's view of a count database for one store's time zone and entrances."""
+    """The dashboard's view of one store's crossings (a device's SQLite or the chain's PostgreSQL) in its
+    time zone, with its entrances.
 
-    db: Path
+    The store's visitors are the crossings of its entrance lines: every headline (people in and out,
+    the day against last week, occupancy, visit length) is about them, so a camera with four lines over
+    one door counts its people once. A request that names cameras or lines gets those instead, and
+    ``every_line`` gives every line (the per-line table)."""
+
+    reader: CountQueries
     tz: ZoneInfo
     opening_hour: int = 0
     entrances: list[str] = field(default_factory=list)  # CAMERA/LINE; empty = every line
     max_dwell_s: float = 12 * 3600
 
-    @property
-    def reader(self) -> CountReader:
-        return CountReader(self.db)
+    def exists(self) -> bool:
+        return self.reader.exists()
+
+    def lines_of(self, flt: Filter, every_line: bool = False) -> Filter:
+        """The lines a number is about: those the filter names, else the entrances (or every line)."""
+        if flt.names_lines or every_line or not self.entrances:
+            return flt
+        return replace(flt, pairs=tuple(self.entrances))
+
+    def headline_lines(self) -> list[str] | str:
+        """What the headline counts, for the page to say: the entrance lines, or 'every line'."""
+        return list(self.entrances) or "every line"
 
     # -- days and buckets -------------------------------------------------------------------------
 
@@ -96,9 +110,17 @@ class Store:
     # -- counts -----------------------------------------------------------------------------------
 
     def counts(
-        self, start: date, end: date, interval_s: int, group_by: tuple[str, ...], flt: Filter = EVERYTHING
+        self,
+        start: date,
+        end: date,
+        interval_s: int,
+        group_by: tuple[str, ...],
+        flt: Filter = EVERYTHING,
+        every_line: bool = False,
     ) -> dict[str, Any]:
-        """Crossings per interval of ``[start, end]`` (local days), one series per group and direction."""
+        """Crossings per interval of ``[start, end]`` (local days), one series per group and direction,
+        of the entrance lines unless ``flt`` names lines or ``every_line``."""
+        lines = self.lines_of(flt, every_line)
         self.check_interval(interval_s, (end - start).days + 1)
         bad = [g for g in group_by if g not in GROUPS]
         if bad:
@@ -113,7 +135,7 @@ class Store:
         series: dict[tuple[str, ...], dict[int, int]] = {}
         uturns = 0
         since, until = self.day_start(days[0]), self.day_start(days[-1] + timedelta(days=1))
-        for row in self.reader.interval_counts(since, until, interval_s, self.tz, group_by, flt):
+        for row in self.reader.interval_counts(since, until, interval_s, self.tz, group_by, lines):
             if row.direction == "uturn":
                 uturns += row.n
                 continue
@@ -143,19 +165,26 @@ class Store:
             "bucket_ts": bucket_ts,
             "series": out_series,
             "totals": totals,
+            "lines": "as asked" if flt.names_lines else "every line" if every_line else self.headline_lines(),
         }
 
-    def csv_rows(self, start: date, end: date, interval_s: int, flt: Filter = EVERYTHING) -> Iterator[list[str]]:
-        """Long format, one row per non-empty interval × camera × line × class × direction."""
-        data = self.counts(start, end, interval_s, GROUPS, flt)
-        yield ["interval_start", "interval_end", "camera", "line", "class", "direction", "count"]
+    def csv_rows(
+        self, start: date, end: date, interval_s: int, flt: Filter = EVERYTHING, every_line: bool = False
+    ) -> Iterator[list[str]]:
+        """Long format, one row per non-empty interval × camera × line × class × direction, of the same
+        lines as the page's headline unless asked otherwise; ``entrance`` says which rows are visitors."""
+        data = self.counts(start, end, interval_s, GROUPS, flt, every_line)
+        entrances = set(self.entrances)
+        yield ["interval_start", "interval_end", "camera", "line", "class", "direction", "count", "entrance"]
         edges = [self.local(t) for t in [*data["bucket_ts"], self.day_start(end + timedelta(days=1))]]
         cells = sorted(
             (i, k) for k, s in enumerate(data["series"]) for i, v in enumerate(s["values"]) if v
         )  # by interval, then series
         for i, k in cells:
             s = data["series"][k]
-            yield [edges[i], edges[i + 1], s["camera"], s["line"], s["class"], s["direction"], str(s["values"][i])]
+            entrance = not entrances or f"{s['camera']}/{s['line']}" in entrances
+            row = [s["camera"], s["line"], s["class"], s["direction"], str(s["values"][i])]
+            yield [edges[i], edges[i + 1], *row, "yes" if entrance else "no"]
 
     # -- occupancy and dwell ----------------------------------------------------------------------
 
@@ -169,7 +198,7 @@ class Store:
         does not make it negative), by class and in all."""
         self.check_interval(interval_s)
         t0, t1 = self.business_day(d)
-        rows = self.reader.crossings(t0, t1, self.entrances)
+        rows = self.reader.crossings(t0, t1, self.lines_of(EVERYTHING))
         step = int(t1 - t0) if interval_s == DAY_S else interval_s
         ends = np.array([min(t0 + (k + 1) * step, t1) for k in range(int(np.ceil((t1 - t0) / step)))])
         ts = np.asarray([r.ts for r in rows], dtype=float)
@@ -205,7 +234,7 @@ class Store:
             "peak": peak,
             "current": current,
             "by_class": by_class,
-            "entrances": self.entrances or "every line",
+            "entrances": self.headline_lines(),
         }
 
     def dwell(self, start: date, end: date) -> dict[str, Any]:
@@ -217,7 +246,7 @@ class Store:
             raise QueryError(f"visit lengths over {n} days; ask for at most {MAX_DWELL_DAYS} days")
         t0 = self.business_day(self.days(start, end)[0])[0]
         t1 = self.business_day(end)[1]
-        rows = self.reader.crossings(t0, t1, self.entrances)
+        rows = self.reader.crossings(t0, t1, self.lines_of(EVERYTHING))
         visits: list[tuple[str, float]] = []
         entered: dict[tuple[str, str, int], tuple[float, str]] = {}  # track → its last 'in'
         for cam, session, tid, ts, cls, direction in rows:

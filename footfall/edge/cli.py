@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ import click
 from footfall.common.config import ConfigError
 from footfall.common.lines import parse_line_arg
 from footfall.edge.config import EdgeConfig, load_config, validate_config
+
+log = logging.getLogger(__name__)
 
 
 @click.group()
@@ -375,3 +379,41 @@ def sync_cmd(config_path: Path, url: str | None, store: str | None) -> None:
     finally:
         spool.close()
     click.echo(f"uploaded {result.uploaded} item(s) in {result.seconds:.1f}s; {result.remaining} left")
+
+
+@edge.command("ship")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option(
+    "--every", is_flag=True, help="Keep shipping every central.every_s seconds (the device's shipper service)."
+)
+def ship_cmd(config_path: Path, every: bool) -> None:
+    """Ship the crossings not yet acked to the chain's central store (central.url); exactly once, resumable."""
+    from footfall.edge.ship import ShipError, ShipRefused, Target, lines_of, ship
+
+    try:
+        cfg = load_config(config_path)
+        target = Target.of(cfg.central)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    from footfall.edge.store import CountStore
+
+    lines = lines_of(cfg)
+    with CountStore(cfg.storage.db) as store:
+        while True:
+            try:
+                r = ship(store, target, lines)
+                click.echo(f"shipped {r.shipped} crossing(s) ({r.added} new) in {r.seconds:.1f}s; {r.remaining} left")
+            except ShipRefused as exc:  # the backlog stays on the device until the catalogue is fixed
+                if not every:
+                    raise click.ClickException(f"{exc}; nothing was forgotten") from None
+                log.error("%s; nothing was forgotten", exc)
+            except ShipError as exc:
+                if not every:
+                    raise click.ClickException(f"{exc}; nothing was forgotten, run it again to resume") from None
+                log.warning("%s; retrying in %.0f s", exc, cfg.central.every_s)
+            if not every:
+                return
+            time.sleep(cfg.central.every_s)

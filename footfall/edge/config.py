@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from footfall.common.chain import MAX_BATCH
 from footfall.common.classes import PRODUCT_CLASSES
 from footfall.common.config import (
     NAME_PATTERN,
@@ -148,6 +149,23 @@ class SyncConfig(Section):
     every_s: float = Field(0, ge=0, le=86400, description="Upload period while running (0 = only 'edge sync').")
 
 
+class CentralConfig(Section):
+    url: str | None = Field(
+        None,
+        description="The chain's central store (https://HOST:PORT of 'footfall central serve'). Unset: the counts stay "
+        "on the device.",
+    )
+    device: str = Field("device", pattern=NAME_PATTERN, description="This device's name in the central catalogue.")
+    token: str | None = Field(
+        None,
+        description="This device's token from 'footfall central device add' (or FOOTFALL_CENTRAL_TOKEN; keep the "
+        "config 0640).",
+    )
+    ca_file: Path | None = Field(None, description="PEM CA bundle to verify the central store's certificate.")
+    every_s: float = Field(60, gt=0, le=86400, description="Shipping period of 'edge ship --every'.")
+    batch: int = Field(MAX_BATCH, ge=1, le=MAX_BATCH, description="Crossings per request.")
+
+
 class CaptureConfig(Section):
     enabled: bool = Field(False, description="Save frames, YOLO labels and MOT tracks for the flywheel.")
     dir: Path = Field(Path("spool"), description="Spool folder on the device.")
@@ -271,6 +289,7 @@ class EdgeConfig(Section):
     watchdog: WatchdogConfig = Field(default_factory=lambda: WatchdogConfig())
     capture: CaptureConfig = Field(default_factory=lambda: CaptureConfig())
     dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig())
+    central: CentralConfig = Field(default_factory=lambda: CentralConfig())
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:

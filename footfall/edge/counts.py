@@ -23,20 +23,28 @@ GROUPS = ("camera", "line", "class")
 
 @dataclass(frozen=True)
 class Filter:
-    """Which crossings count: empty = all."""
+    """Which crossings count: empty = all. ``pairs`` are lines as CAMERA/LINE (a line name is only
+    unique within its camera): the store's entrances."""
 
     cameras: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
+    pairs: tuple[str, ...] = ()
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         parts, params = [], {}
-        for col, values in (("camera", self.cameras), ("line", self.lines), ("class", self.classes)):
+        columns = (("camera", self.cameras), ("line", self.lines), ("class", self.classes))
+        for key, col, values in (*((c, c, v) for c, v in columns), ("pair", "camera || '/' || line", self.pairs)):
             if values:
-                marks = ",".join(f":{col}{k}" for k in range(len(values)))
+                marks = ",".join(f":{key}{k}" for k in range(len(values)))
                 parts.append(f" AND {col} IN ({marks})")
-                params.update({f"{col}{k}": v for k, v in enumerate(values)})
+                params.update({f"{key}{k}": v for k, v in enumerate(values)})
         return "".join(parts), params
+
+    @property
+    def names_lines(self) -> bool:
+        """Whether the filter picks cameras or lines itself (else the caller's default lines apply)."""
+        return bool(self.cameras or self.lines or self.pairs)
 
 
 EVERYTHING = Filter()
@@ -63,39 +71,49 @@ class Crossing(NamedTuple):
     direction: str
 
 
-class CountReader:
-    """Read-only queries over one count database (one connection per call: safe across threads)."""
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL of two count stores with the same columns: the crossings table, the
+    rows of one store (a central store holds many), whole-number division, where the lines are listed."""
 
-    def __init__(self, db: Path) -> None:
-        self.db = Path(db)
+    events: str  # the table of crossings
+    scope: str  # extra WHERE condition (with a leading AND) selecting one store's rows
+    floor: str  # floor of a non-negative number, '{}' standing for it
+    lines: str  # SELECT camera, line of every line that ever counted
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.db.exists():
-            raise FileNotFoundError(f"count store {self.db} does not exist yet: run 'footfall edge run' first")
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            yield con
-        finally:
-            con.close()
+
+class CountQueries:
+    """The read queries of a count store, written once for every backend: SQLite on a device (below),
+    PostgreSQL for a chain (``footfall.central.reader``). A backend gives its ``Dialect`` and runs SQL
+    with ``:name`` parameters."""
+
+    dialect: Dialect
+    has_rollup: bool = True
+
+    def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        raise NotImplementedError
+
+    def _scope(self) -> dict[str, Any]:
+        """The parameters of ``dialect.scope``."""
+        return {}
 
     def exists(self) -> bool:
-        return self.db.exists()
+        raise NotImplementedError
 
     def data_range(self) -> tuple[float, float] | None:
         """Times of the first and last crossing."""
-        with self._connect() as con:  # two queries: SQLite answers a lone MIN or MAX from the index
-            lo = con.execute("SELECT MIN(ts) FROM events").fetchone()[0]
-            hi = con.execute("SELECT MAX(ts) FROM events").fetchone()[0]
+        d, scope = self.dialect, self._scope()
+        # two queries: a lone MIN or MAX is answered from the index
+        lo = self._rows(f"SELECT MIN(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
+        hi = self._rows(f"SELECT MAX(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
         return None if lo is None else (float(lo), float(hi))
 
     def lines_seen(self) -> dict[str, list[str]]:
         """Cameras and lines that have crossings (a central copy knows no config)."""
-        with self._connect() as con:
-            table = "lines_seen" if _has_table(con, "lines_seen") else "events"
-            rows = con.execute(f"SELECT DISTINCT camera, line FROM {table} ORDER BY 1, 2").fetchall()
         out: dict[str, list[str]] = {}
-        for cam, line in rows:
+        for cam, line in self._rows(
+            f"SELECT DISTINCT camera, line FROM ({self.dialect.lines}) l ORDER BY 1, 2", self._scope()
+        ):
             out.setdefault(cam, []).append(line)
         return out
 
@@ -118,41 +136,73 @@ class CountReader:
         bad = [g for g in group_by if g not in GROUPS]
         if bad:
             raise ValueError(f"group_by {bad}: choose from {', '.join(GROUPS)}")
+        d = self.dialect
         cols = "".join(f", {g}" for g in group_by)
         where, params = flt.sql()
         rows: list[CountRow] = []
-        with self._connect() as con:
-            rollup = _has_table(con, "counts_15m")
-            for t0, t1 in local_days(since, until, tz):
-                step = t1 - t0 if interval_s == DAY_S else interval_s
-                lo, hi = max(t0, since), min(t1, until)
-                if rollup and all(v % ROLLUP_S == 0 for v in (step, t0, lo, hi)):
-                    table, ts, n = "counts_15m", "bucket", "SUM(n)"
-                else:
-                    table, ts, n = "events", "ts", "COUNT(*)"
-                sql = (
-                    f"SELECT CAST(({ts} - :t0) / :i AS INTEGER){cols}, direction, {n} FROM {table} "
-                    f"WHERE {ts} >= :lo AND {ts} < :hi{where} GROUP BY 1{cols}, direction ORDER BY 1{cols}, direction"
-                )
-                for row in con.execute(sql, {"t0": t0, "i": step, "lo": lo, "hi": hi, **params}):
-                    rows.append(CountRow(t0 + row[0] * step, tuple(row[1:-2]), row[-2], int(row[-1])))
+        rollup = self.has_rollup
+        for t0, t1 in local_days(since, until, tz):
+            step = t1 - t0 if interval_s == DAY_S else interval_s
+            lo, hi = max(t0, since), min(t1, until)
+            if rollup and all(v % ROLLUP_S == 0 for v in (step, t0, lo, hi)):
+                table, ts, n = "counts_15m", "bucket", "SUM(n)"
+            else:
+                table, ts, n = d.events, "ts", "COUNT(*)"
+            k = d.floor.format(f"({ts} - :t0) / :i")
+            sql = (
+                f"SELECT {k}{cols}, direction, {n} FROM {table} WHERE {ts} >= :lo AND {ts} < :hi{d.scope}{where} "
+                f"GROUP BY 1{cols}, direction ORDER BY 1{cols}, direction"
+            )
+            args = {"t0": t0, "i": step, "lo": lo, "hi": hi, **self._scope(), **params}
+            for row in self._rows(sql, args):
+                rows.append(CountRow(t0 + int(row[0]) * step, tuple(row[1:-2]), row[-2], int(row[-1])))
         return rows
 
-    def crossings(self, since: float, until: float, lines: Sequence[str] = ()) -> list[Crossing]:
-        """In/out crossings (no U-turns) with ``since <= ts < until`` in time order; ``lines`` as
-        CAMERA/LINE (empty = every line)."""
-        where, params = "", {}
-        if lines:
-            marks = ",".join(f":e{k}" for k in range(len(lines)))
-            where, params = f" AND camera || '/' || line IN ({marks})", {f"e{k}": e for k, e in enumerate(lines)}
+    def crossings(self, since: float, until: float, flt: Filter = EVERYTHING) -> list[Crossing]:
+        """In/out crossings (no U-turns) with ``since <= ts < until`` in time order."""
+        d = self.dialect
+        where, params = flt.sql()
+        rows = self._rows(
+            f"SELECT camera, session, track_id, ts, class, direction FROM {d.events} "
+            f"WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{d.scope}{where} ORDER BY ts",  # the index's order
+            {"t0": since, "t1": until, **self._scope(), **params},
+        )
+        return [Crossing(r[0], r[1], int(r[2]), float(r[3]), r[4], r[5]) for r in rows]
+
+
+SQLITE = Dialect(events="events", scope="", floor="CAST({} AS INTEGER)", lines="SELECT camera, line FROM lines_seen")
+# a store written before the rollup, read before any 'edge run' has opened (and upgraded) it
+SQLITE_OLD = Dialect(events="events", scope="", floor=SQLITE.floor, lines="SELECT camera, line FROM events")
+
+
+class CountReader(CountQueries):
+    """Read-only queries over one device's count database (one connection per call: safe across threads)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = Path(db)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.db.exists():
+            raise FileNotFoundError(f"count store {self.db} does not exist yet: run 'footfall edge run' first")
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def exists(self) -> bool:
+        return self.db.exists()
+
+    @property
+    def has_rollup(self) -> bool:  # type: ignore[override]
         with self._connect() as con:
-            rows = con.execute(
-                "SELECT camera, session, track_id, ts, class, direction FROM events "
-                f"WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{where} ORDER BY ts",  # the index's order
-                {"t0": since, "t1": until, **params},
-            ).fetchall()
-        return [Crossing._make(r) for r in rows]
+            return con.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts_15m'").fetchone() is not None
 
+    @property
+    def dialect(self) -> Dialect:  # type: ignore[override]
+        return SQLITE if self.has_rollup else SQLITE_OLD
 
-def _has_table(con: sqlite3.Connection, name: str) -> bool:
-    return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+    def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        with self._connect() as con:
+            return con.execute(sql, params).fetchall()

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from footfall.common.chain import ShippedCrossing
 from footfall.common.redact import redact_url
 from footfall.edge.types import CrossingEvent
 
@@ -80,6 +81,32 @@ _ROLLUP = (
 )
 
 
+# The outbox: every stored crossing's key in the order it was stored (``seq``), for shipping to the
+# chain's central store (``footfall.edge.ship``). Filled by a trigger in the same transaction as the
+# crossing (a crash can neither skip nor repeat one); rows are deleted once the central store has acked
+# them, and ``ship_state`` remembers the last acked seq (AUTOINCREMENT never reuses a seq).
+_OUTBOX = (
+    """CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        camera TEXT NOT NULL, session TEXT NOT NULL, line TEXT NOT NULL, track_id INTEGER NOT NULL,
+        frame INTEGER NOT NULL
+    )""",
+    "INSERT INTO outbox (camera, session, line, track_id, frame) "
+    "SELECT camera, session, line, track_id, frame FROM events ORDER BY ts, camera, session, line, track_id, frame",
+    "CREATE TABLE ship_state (target TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TRIGGER events_outbox AFTER INSERT ON events BEGIN
+        INSERT INTO outbox (camera, session, line, track_id, frame)
+            VALUES (NEW.camera, NEW.session, NEW.line, NEW.track_id, NEW.frame);
+    END""",
+)
+
+
+_SHIPPED = (
+    "seq", "camera", "session", "line", "track_id", "frame", "ts", "class_name", "direction", "first_direction",
+    "model_version",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Session:
     """A counting session of one camera on one source; files resume from ``next_frame``."""
@@ -109,6 +136,9 @@ class CountStore:
         with self._tx() as db:  # a store from before the rollup gets it, filled from its events, once
             if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts_15m'").fetchone():
                 for statement in _ROLLUP:
+                    db.execute(statement)
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone():
+                for statement in _OUTBOX:
                     db.execute(statement)
 
     def close(self) -> None:
@@ -190,6 +220,35 @@ class CountStore:
                     (next_frame, tracker_state, counter_state, int(finished), time.time(), session),
                 )
         return added
+
+    # -- shipping to the central store (footfall.edge.ship) ----------------------------------------
+
+    def outbox(self, limit: int) -> list[ShippedCrossing]:
+        """The oldest crossings not acked by the central store yet, in storing order."""
+        rows = self._db.execute(
+            "SELECT o.seq, e.camera, e.session, e.line, e.track_id, e.frame, e.ts, e.class, e.direction, "
+            "e.first_direction, e.model_version FROM outbox o JOIN events e USING (camera, session, line, track_id, "
+            "frame) ORDER BY o.seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [ShippedCrossing(**dict(zip(_SHIPPED, r, strict=True))) for r in rows]
+
+    def outbox_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def acked(self, target: str, seq: int) -> None:
+        """The central store ``target`` has every crossing up to ``seq``: forget them from the outbox."""
+        with self._tx() as db:
+            db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+            db.execute(
+                "INSERT INTO ship_state VALUES (?, ?) "
+                "ON CONFLICT DO UPDATE SET acked_seq = MAX(acked_seq, excluded.acked_seq)",
+                (target, seq),
+            )
+
+    def acked_seq(self, target: str) -> int:
+        row = self._db.execute("SELECT acked_seq FROM ship_state WHERE target = ?", (target,)).fetchone()
+        return int(row[0]) if row else 0
 
     def session_counts(self, session: str) -> dict[str, dict[str, dict[str, int]]]:
         """``counts[line][direction][class]`` of one session."""

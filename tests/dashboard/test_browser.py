@@ -141,7 +141,10 @@ def test_charts_render_the_counts_of_a_real_run(counted: tuple[Path, dict], brow
         assert page.locator("#chart-occupancy polyline.series").count() >= 1
         # the CSV behind the download button has the same numbers
         csv = page.request.get(page.evaluate("document.getElementById('csv').href")).text()
-        assert sum(int(r.split(",")[-1]) for r in csv.splitlines()[1:]) == total_in + total_out
+        assert sum(int(r.split(",")[-2]) for r in csv.splitlines()[1:]) == total_in + total_out
+        # no entrances named and two lines: the page warns that the headline sums both
+        assert "Every line is summed (2 lines)" in page.inner_text("#headline-lines")
+        assert "warning" in (page.get_attribute("#headline-lines", "class") or "")
         # one line only: the filter is applied to every figure
         page.select_option("#line", "x240")
         page.click("button[type=submit]")

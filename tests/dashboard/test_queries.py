@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from footfall.dashboard.queries import Filter, QueryError, Store, clamped_running_sum
+from footfall.edge.counts import CountReader
 from footfall.edge.store import CountStore
 from footfall.edge.types import CrossingEvent, Direction
 
@@ -30,7 +31,7 @@ def make_store(tmp_path: Path, events: list[CrossingEvent], **kw) -> Store:
     db = tmp_path / "footfall.db"
     with CountStore(db) as s:
         s.commit("s1", events)
-    return Store(db, BERLIN, **kw)
+    return Store(CountReader(db), BERLIN, **kw)
 
 
 def test_reflected_running_sum_matches_the_loop() -> None:
@@ -87,8 +88,9 @@ def test_counts_group_filter_and_uturns(tmp_path: Path) -> None:
     assert next(s for s in two_days["series"] if s["direction"] == "in")["values"] == [3, 1]
     rows = list(store.csv_rows(date(2026, 11, 23), date(2026, 11, 23), 900))
     assert rows[0][:3] == ["interval_start", "interval_end", "camera"]
-    assert sum(int(r[-1]) for r in rows[1:]) == 4  # in + out, U-turns are not crossings of the table
-    assert ["2026-11-23T09:15+01:00", "2026-11-23T09:30+01:00", "front", "door", "female_adult", "out", "1"] in rows
+    assert sum(int(r[-2]) for r in rows[1:]) == 4  # in + out, U-turns are not crossings of the table
+    row = ["2026-11-23T09:15+01:00", "2026-11-23T09:30+01:00", "front", "door", "female_adult", "out", "1", "yes"]
+    assert row in rows  # no entrances named: every line is one
 
 
 def test_occupancy_never_negative_and_resets_at_opening(tmp_path: Path) -> None:
@@ -140,7 +142,7 @@ def test_bad_requests_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(QueryError, match="before start"):
         store.counts(date(2026, 11, 23), date(2026, 11, 22), 900, ())
     with pytest.raises(FileNotFoundError, match="footfall edge run"):
-        Store(tmp_path / "none.db", BERLIN).counts(date(2026, 11, 23), date(2026, 11, 23), 900, ())
+        Store(CountReader(tmp_path / "none.db"), BERLIN).counts(date(2026, 11, 23), date(2026, 11, 23), 900, ())
 
 
 def test_quarter_hour_rollup_and_raw_events_give_the_same_counts(tmp_path: Path) -> None:
@@ -168,3 +170,30 @@ def test_quarter_hour_rollup_and_raw_events_give_the_same_counts(tmp_path: Path)
                 k: b[k] for k in ("camera", "line", "class", "direction")
             }
             assert a["values"] == [sum(b["values"][i : i + per]) for i in range(0, len(b["values"]), per)]
+
+
+def test_the_headline_counts_the_entrances_once_and_the_table_every_line(tmp_path: Path) -> None:
+    """One camera with four lines over one door (the sample's layout): each line counts the same people.
+    The headline (counts, CSV, summary, occupancy) is the entrance line's; every line stays available."""
+    d = "2026-11-23"
+    events = [
+        ev(at(d, "10:00") + k, "in" if k % 3 else "out", k, line=line)
+        for line in ("x240", "x269", "y200", "diag")
+        for k in range(12)
+    ]
+    store = make_store(tmp_path, events, entrances=["front/x240"])
+    day = date(2026, 11, 23)
+    head = store.counts(day, day, 3600, ("class",))
+    assert (head["totals"]["in"], head["totals"]["out"], head["lines"]) == (8, 4, ["front/x240"])
+    every = store.counts(day, day, 86400, ("camera", "line"), every_line=True)
+    assert every["totals"]["in"] == 32 and {s["line"] for s in every["series"]} == {"x240", "x269", "y200", "diag"}
+    chosen = store.counts(day, day, 86400, (), Filter(lines=("diag",)))
+    assert chosen["totals"]["in"] == 8 and chosen["lines"] == "as asked"
+    assert store.summary(day, 3600)["counts"]["totals"]["in"] == 8
+    assert store.occupancy(day, 3600)["peak"] <= 8
+    rows = list(store.csv_rows(day, day, 3600))
+    assert sum(int(r[6]) for r in rows[1:]) == 12 and {r[7] for r in rows[1:]} == {"yes"}
+    rows = list(store.csv_rows(day, day, 3600, every_line=True))
+    assert sum(int(r[6]) for r in rows[1:] if r[7] == "yes") == 12 and sum(int(r[6]) for r in rows[1:]) == 48
+    # no entrances named: every line is summed, and the answer says so
+    assert make_store(tmp_path / "b", events).counts(day, day, 3600, ())["lines"] == "every line"

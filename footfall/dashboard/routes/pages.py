@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
 from footfall.dashboard.context import Context
 
@@ -14,8 +14,16 @@ def router(ctx: Context, static: Path) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     @r.get("/")
-    def charts_page() -> FileResponse:
+    def charts_page(store: str | None = None) -> Response:
+        if ctx.is_chain and not store:
+            return RedirectResponse("/chain", status_code=303)
         return FileResponse(static / "index.html")
+
+    @r.get("/chain")
+    def chain_page() -> Response:
+        if not ctx.is_chain:
+            return PlainTextResponse("this dashboard shows one store (start it with --db postgresql://…)", 404)
+        return FileResponse(static / "chain.html")
 
     @r.get("/live/{camera}")
     def live_page(camera: str) -> Response:

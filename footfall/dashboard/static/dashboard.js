@@ -5,11 +5,15 @@ const CLASS_COLOURS = { child: "#f5822f", female_adult: "#c2185b", male_adult: "
 const $ = (id) => document.getElementById(id);
 const nice = (c) => CLASS_NAMES[c] || c;
 let META = null;
+// a chain's dashboard shows one store at a time: ?store=ID travels with every API call
+const STORE = new URLSearchParams(location.search).get("store");
 
 function colourOf(cls, i) { return CLASS_COLOURS[cls] || COLOURS[i % COLOURS.length]; }
 
 async function api(path, params) {
-  const url = params ? `${path}?${params}` : path;
+  const p = new URLSearchParams(params || "");
+  if (STORE) p.set("store", STORE);
+  const url = `${path}?${p}`;
   const r = await fetch(url, { headers: { Accept: "application/json" } });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(body.error || `${url}: HTTP ${r.status}`);
@@ -69,6 +73,13 @@ function fillLines() {
 async function init() {
   META = await api("/api/meta");
   const nav = $("nav");
+  if (META.chain) {
+    const a = node("a", "Chain");
+    a.href = "/chain";
+    nav.prepend(a);
+    document.title = `footfall — ${STORE}`;
+    $("store-name").textContent = STORE;
+  }
   for (const [cam, info] of Object.entries(META.cameras)) {
     if (info.live) {
       const a = document.createElement("a");
@@ -96,6 +107,7 @@ async function refresh() {
   const f = filters();
   const base = new URLSearchParams(f);
   base.set("start", start); base.set("end", end); base.set("interval", interval);
+  if (STORE) base.set("store", STORE);
   history.replaceState(null, "", `/?${base}`);
   $("csv").href = `/api/counts.csv?${base}`;
   $("error").classList.add("hidden");
@@ -107,6 +119,7 @@ async function refresh() {
     before.set("interval", interval); before.set("group_by", "");
     const table = new URLSearchParams(f);
     table.set("start", start); table.set("end", end); table.set("interval", "86400"); table.set("group_by", "camera,line,class");
+    table.set("all_lines", "true");  // the table shows every line; the headline only the entrances
     const occ = new URLSearchParams({ day: end, interval: interval === "86400" ? "3600" : interval });
     const dw = new URLSearchParams({ start, end });
     const [c, b, t, o, d] = await Promise.all([
@@ -142,6 +155,7 @@ function drawCounts(c, b) {
   ]);
   $("kpi-in").textContent = c.totals.in;
   $("kpi-out").textContent = c.totals.out;
+  headlineLines(c.lines);
   $("kpi-uturns").textContent = c.totals.uturns;
   pct($("kpi-in-compare"), c.totals.in, b.totals.in);
   pct($("kpi-out-compare"), c.totals.out, b.totals.out);
@@ -163,6 +177,24 @@ function drawCounts(c, b) {
       node("div", `${Math.round((100 * v.in) / all)}% of people in · ${v.out} out`, "sub"));
     box.appendChild(div);
   });
+}
+
+// Say which lines the headline counts: the entrances (visitors), a chosen line, or every line, with a
+// warning when every line of a camera with several is summed (the same people counted more than once).
+function headlineLines(lines) {
+  const box = $("headline-lines");
+  box.classList.remove("warning");
+  if (Array.isArray(lines)) {
+    box.textContent = `Visitors: crossings of the entrance line${lines.length > 1 ? "s" : ""} ${lines.join(", ")}.`;
+  } else if (lines === "as asked") {
+    box.textContent = "Crossings of the chosen camera or line.";
+  } else {
+    const n = Object.values(META.cameras).reduce((a, c) => a + c.lines.length, 0);
+    box.textContent = n > 1
+      ? `Every line is summed (${n} lines): people who cross two lines count twice. Name the door lines in dashboard.entrances.`
+      : "Crossings of the store's line.";
+    if (n > 1) box.classList.add("warning");
+  }
 }
 
 function drawOccupancy(o) {
@@ -192,7 +224,10 @@ function drawTable(t) {
     rows[k] = rows[k] || {};
     rows[k][`${s.class}|${s.direction}`] = s.total;
   }
-  const head = ["Camera", "Line", ...classes.flatMap((c) => [`${nice(c)} in`, `${nice(c)} out`]), "In", "Out"];
+  // per class only when there are several: with one class its columns would repeat In and Out
+  const split = classes.length > 1 ? classes : [];
+  const entrances = Array.isArray(META.entrances) ? new Set(META.entrances) : null;
+  const head = ["Camera", "Line", "Entrance", ...split.flatMap((c) => [`${nice(c)} in`, `${nice(c)} out`]), "In", "Out"];
   const headRow = document.createElement("tr");
   headRow.append(...head.map((h) => node("th", h)));
   $("table-lines").tHead.replaceChildren(headRow);
@@ -201,12 +236,13 @@ function drawTable(t) {
   for (const k of Object.keys(rows).sort()) {
     const [cam, line] = k.split("\u0000");
     const r = rows[k];
-    const cells = classes.flatMap((c) => [r[`${c}|in`] || 0, r[`${c}|out`] || 0]);
+    const cells = split.flatMap((c) => [r[`${c}|in`] || 0, r[`${c}|out`] || 0]);
     const tin = classes.reduce((a, c) => a + (r[`${c}|in`] || 0), 0);
     const tout = classes.reduce((a, c) => a + (r[`${c}|out`] || 0), 0);
     const tr = document.createElement("tr");
     tr.dataset.line = `${cam}/${line}`;
-    tr.append(...[cam, line, ...cells, tin, tout].map((v) => node("td", v)));
+    const entrance = !entrances || entrances.has(`${cam}/${line}`) ? "yes" : "–";
+    tr.append(...[cam, line, entrance, ...cells, tin, tout].map((v) => node("td", v)));
     body.appendChild(tr);
   }
 }
