@@ -55,6 +55,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "setup: could not install Debian's chromium; the dashboard browser tests need /usr/bin/chromium" >&2
 fi
 
+# Debian's PostgreSQL server binaries for the chain's central store: the tests and benchmarks start
+# private servers of their own (footfall.central.pgserver); no cluster is created or started here.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q postgresql >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q postgresql >/dev/null; } \
+    || echo "setup: could not install Debian's postgresql; the central store tests need /usr/lib/postgresql/*/bin" >&2
+fi
+
 mkdir -p models
 if [ ! -f models/yolov5n.onnx ]; then
   if [ ! -f "$DATA/weights/yolov5n.pt" ]; then

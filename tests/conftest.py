@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from footfall.central.db import migrate
+from footfall.central.pgserver import PgServer
 from footfall.registry.signing import Trust
 from tests.s3_server import create_bucket, s3_server, set_s3_env
 
@@ -99,3 +102,30 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def trust(signing_keys: tuple[Path, Path]) -> Trust:
     """A process that signs with the private key and verifies with the public one."""
     return Trust(sign_key=signing_keys[0], verify_key=signing_keys[1])
+
+
+# -- a real PostgreSQL for the chain's central store: one server per test session (initdb + pg_ctl in a
+# temporary folder on a free 127.0.0.1 port, removed at the end), a fresh migrated database per test
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    with PgServer.temporary() as server:
+        yield server
+
+
+@pytest.fixture
+def central_dsn(pg_server: PgServer) -> str:
+    """A new, migrated database."""
+    dsn = pg_server.create_db(f"t{next(_names)}")
+    migrate(dsn)
+    return dsn
+
+
+@pytest.fixture
+def own_pg() -> Iterator[PgServer]:
+    """A server of this test alone (to kill and restart)."""
+    with PgServer.temporary() as server:
+        yield server

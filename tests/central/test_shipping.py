@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -152,3 +153,40 @@ def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Pat
             "FROM counts_15m r"
         ).fetchall()
     assert rollup == len(want) and all(a == b for a, b in per_key)
+
+
+def test_a_refused_device_keeps_its_crossings_and_metrics_say_why(tmp_path: Path, central_dsn: str) -> None:
+    with connect(central_dsn) as con:
+        put_store(con, StoreInfo("s1"))
+        token = add_device(con, "s1", "dev-a")
+        other = add_device(con, "s1", "dev-b")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cfg = device_config(tmp_path, "dev-a", "front", url, token)
+    fill(tmp_path / "dev-a.db", "front", 300, 1)
+    server = start_server(central_dsn, port, tmp_path / "log.txt")
+    try:
+        # another device already ships camera 'front' of this store: dev-a is refused, keeps everything
+        (tmp_path / "b").mkdir()
+        clash = device_config(tmp_path / "b", "dev-b", "front", url, other)
+        fill(tmp_path / "b" / "dev-b.db", "front", 10, 7)
+        assert subprocess.run(footfall_cmd("edge", "ship", "--config", str(clash)), capture_output=True).returncode == 0
+        r = subprocess.run(footfall_cmd("edge", "ship", "--config", str(cfg)), capture_output=True, text=True)
+        assert r.returncode != 0 and "(409)" in r.stderr and "shipped by device dev-b" in r.stderr
+        assert outbox(tmp_path / "dev-a.db") == 300
+        # revoked: 401, still nothing lost
+        subprocess.run(footfall_cmd("central", "device", "revoke", "dev-a", "--dsn", central_dsn), check=True)
+        r = subprocess.run(footfall_cmd("edge", "ship", "--config", str(cfg)), capture_output=True, text=True)
+        assert r.returncode != 0 and "revoked" in r.stderr and outbox(tmp_path / "dev-a.db") == 300
+        with urllib.request.urlopen(f"{url}/metrics") as resp:
+            metrics = resp.read().decode()
+        assert 'footfall_central_ingest_rejects_total{status="409"} 1.0' in metrics
+        assert 'footfall_central_ingest_rejects_total{status="401"} 1.0' in metrics
+        assert 'footfall_central_ingest_rows_total{result="added"} 10.0' in metrics
+        assert 'footfall_central_device_last_seen_age_seconds{device="dev-b",store="s1"}' in metrics
+        status = subprocess.run(
+            footfall_cmd("central", "status", "--dsn", central_dsn), capture_output=True, text=True, check=True
+        ).stdout
+        assert "dev-a" in status and "REVOKED" in status and "never" in status
+    finally:
+        server.kill()

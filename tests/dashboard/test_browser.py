@@ -250,3 +250,55 @@ def test_the_page_says_which_classes_the_model_cannot_tell_apart(yolov5n_onnx: P
         page.close()
     finally:
         stop(server)
+
+
+def test_the_chain_page_over_postgresql_shows_a_real_run_shipped_by_its_device(
+    counted: tuple[Path, dict], browser, central_dsn: str, tmp_path: Path
+) -> None:
+    """The real run's device ships to a real central server; the chain's dashboard (over PostgreSQL)
+    ranks the store by its entrance line and drills down into the store's page with the same numbers."""
+    from footfall.central.db import StoreInfo, add_device, connect, put_store
+
+    cfg_path, summary = counted
+    with connect(central_dsn) as con:
+        put_store(
+            con, StoreInfo("plaza-store", name="Plaza", region="North", timezone="UTC", entrances=("plaza/x240",))
+        )
+        put_store(con, StoreInfo("empty-store", region="South"))
+        token = add_device(con, "plaza-store", "plaza-dev")
+    ingest_port, dash_port = free_port(), free_port()
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["central"] = {"url": f"http://127.0.0.1:{ingest_port}", "device": "plaza-dev", "token": token}
+    device = tmp_path / "device.yaml"
+    device.write_text(yaml.safe_dump(cfg))
+    ingest = start("central", "serve", "--dsn", central_dsn, "--port", str(ingest_port), log=tmp_path / "ingest.log")
+    dash = start("serve", "--db", central_dsn, "--port", str(dash_port), log=tmp_path / "dash.log")
+    try:
+        wait_http(f"http://127.0.0.1:{ingest_port}/health")
+        subprocess.run(footfall_cmd("edge", "ship", "--config", str(device)), check=True)
+        wait_http(f"http://127.0.0.1:{dash_port}/api/health")
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{dash_port}/")  # a chain's dashboard opens on the chain
+        page.fill("#day", DAY)
+        page.click("button[type=submit]")
+        page.wait_for_function(f"location.search.includes('day={DAY}') && document.body.dataset.state === 'ready'")
+        x240 = summary["lines"]["x240"]
+        assert page.inner_text("#kpi-in") == str(x240["in"])  # the entrance line only, not x240 + y200
+        ranked = page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+        assert ranked == ["plaza-store", "empty-store"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-chain.png"), full_page=True)
+        page.click("tr[data-store=plaza-store] a")
+        page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        assert "store=plaza-store" in page.url
+        assert page.inner_text("#kpi-in") == str(x240["in"]) and page.inner_text("#kpi-out") == str(x240["out"])
+        assert "entrance line plaza/x240" in page.inner_text("#headline-lines")
+        for name, line in summary["lines"].items():  # the table: every line, as the device counted it
+            cells = page.eval_on_selector_all(f"tr[data-line='plaza/{name}'] td", "tds => tds.map(t => t.innerText)")
+            assert cells[-2:] == [str(line["in"]), str(line["out"])], name
+        assert not errors, errors
+    finally:
+        stop(dash)
+        stop(ingest)
