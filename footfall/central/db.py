@@ -10,13 +10,17 @@ would hide (declarative partitions, arrays, ``ON CONFLICT`` rollups), the operat
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -85,6 +89,43 @@ def require_schema(con: psycopg.Connection) -> None:
         raise CentralError(
             f"the central store is at schema {have}, this footfall needs {want}: run 'footfall central migrate'"
         )
+
+
+class Pool:
+    """A few open connections to one database, reused (a connection costs ~5 ms); one that failed or was
+    left mid-transaction is dropped, so a restarted server gets fresh ones. ``Pool.of(dsn)``: one per DSN
+    in a process (the ingest server, the dashboard's readers)."""
+
+    _pools: ClassVar[dict[str, Pool]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, dsn: str, size: int = 8) -> None:
+        self.dsn = dsn
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue(size)
+
+    @classmethod
+    def of(cls, dsn: str) -> Pool:
+        with cls._lock:
+            return cls._pools.setdefault(dsn, cls(dsn))
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            con = self._idle.get_nowait()
+        except queue.Empty:
+            con = connect(self.dsn)
+        try:
+            yield con
+        except psycopg.Error:
+            con.close()
+            raise
+        if con.closed or con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            con.close()
+            return
+        try:
+            self._idle.put_nowait(con)
+        except queue.Full:
+            con.close()
 
 
 # -- the catalogue -----------------------------------------------------------------------------------
@@ -235,16 +276,22 @@ def partition_name(day: date) -> str:
 
 def ensure_partitions(con: psycopg.Connection, days: set[date]) -> None:
     """Create the day partitions of ``crossings`` that do not exist yet, in the caller's transaction (so a
-    batch rolled back takes its new partition with it), serialised: two ingests of one new day do not race."""
+    batch rolled back takes its new partition with it). Two ingests of one new day are serialised by an
+    advisory lock; the second may still see the first's partition as missing (its catalogue snapshot is
+    older than the first's commit), so its CREATE runs in a savepoint and "already exists" is success."""
     missing = _missing(con, days)
     if not missing:
         return
     con.execute("SELECT pg_advisory_xact_lock(hashtext('footfall-partitions'))")
-    for d in _missing(con, set(missing)):
-        con.execute(
-            f"CREATE TABLE {partition_name(d)} PARTITION OF crossings "  # a name from a date
-            f"FOR VALUES FROM ('{d.isoformat()}') TO ('{(d + timedelta(days=1)).isoformat()}')"
-        )
+    for d in missing:
+        try:
+            with con.transaction():  # a savepoint
+                con.execute(
+                    f"CREATE TABLE {partition_name(d)} PARTITION OF crossings "  # a name from a date
+                    f"FOR VALUES FROM ('{d.isoformat()}') TO ('{(d + timedelta(days=1)).isoformat()}')"
+                )
+        except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            pass  # made by a concurrent ingest that committed first
 
 
 def _missing(con: psycopg.Connection, days: set[date]) -> list[date]:

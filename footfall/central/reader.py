@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from footfall.central.db import StoreInfo, connect, get_store, list_stores
+from footfall.central.db import Pool, StoreInfo, get_store, list_stores
 from footfall.edge.counts import CountQueries, Dialect
 
 POSTGRES = Dialect(
@@ -41,11 +41,11 @@ class CentralReader(CountQueries):
         return {"store": self.store}
 
     def exists(self) -> bool:
-        with connect(self.dsn) as con:
+        with Pool.of(self.dsn).connection() as con, con.transaction():
             return get_store(con, self.store) is not None
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        with connect(self.dsn) as con:
+        with Pool.of(self.dsn).connection() as con, con.transaction():
             return con.execute(_PARAM.sub(r"%(\1)s", sql), params).fetchall()
 
 
@@ -71,7 +71,7 @@ class Chain:
         self.dsn = dsn
 
     def stores(self) -> list[StoreInfo]:
-        with connect(self.dsn) as con:
+        with Pool.of(self.dsn).connection() as con, con.transaction():
             return list_stores(con)
 
     def _visitors(
@@ -95,7 +95,7 @@ class Chain:
     def overview(self, start: date, days: int = 1) -> dict[str, Any]:
         """Stores ranked by visitors over ``days`` local days from ``start``; each against its own week
         before and the chain's median store; in/out and occupancy by region and hour of day."""
-        with connect(self.dsn) as con:
+        with Pool.of(self.dsn).connection() as con, con.transaction():
             stores = list_stores(con)
             now = self._visitors(con, stores, start, days, hourly=True)
             before = self._visitors(con, stores, start - timedelta(days=7), days, hourly=False)

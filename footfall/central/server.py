@@ -9,10 +9,8 @@ transaction that was cut left nothing).
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -22,36 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from footfall.central.db import connect, require_schema, status
+from footfall.central.db import Pool, require_schema, status
 from footfall.central.ingest import Refused, ingest
 from footfall.common.chain import INGEST_PATH, Batch
-
-
-class Pool:
-    """A few open connections, reused; one that failed is dropped (a restarted server gets new ones)."""
-
-    def __init__(self, dsn: str, size: int = 4) -> None:
-        self.dsn = dsn
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue(size)
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        try:
-            con = self._idle.get_nowait()
-        except queue.Empty:
-            con = connect(self.dsn)
-        try:
-            yield con
-        except psycopg.Error:
-            con.close()
-            raise
-        if con.closed or con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            con.close()
-            return
-        try:
-            self._idle.put_nowait(con)
-        except queue.Full:
-            con.close()
 
 
 class Metrics:
@@ -101,7 +72,7 @@ class _Lag:
 
 def create_app(dsn: str) -> FastAPI:
     app = FastAPI(title="footfall central", docs_url=None, redoc_url=None, openapi_url=None)
-    pool = Pool(dsn)
+    pool = Pool.of(dsn)
     metrics = Metrics(pool)
 
     @app.exception_handler(RequestValidationError)

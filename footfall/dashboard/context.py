@@ -71,12 +71,12 @@ class Context:
                 raise QueryError(f"store={name!r}: this dashboard shows one store; leave store out")
             assert s.db is not None
             return Store(CountReader(s.db), s.tz, s.opening_hour, list(s.entrances), s.max_dwell_s)
-        from footfall.central.db import connect, get_store
+        from footfall.central.db import Pool, get_store
         from footfall.central.reader import CentralReader
 
         if not name:
             raise QueryError("this dashboard shows a chain: give store=ID (the chain page lists them)")
-        with connect(s.central) as con:
+        with Pool.of(s.central).connection() as con, con.transaction():
             info = get_store(con, name)
         if info is None:
             raise UnknownStore(f"no store {name!r} in the chain's catalogue (footfall central store add)")

@@ -159,3 +159,34 @@ def test_prune_drops_old_days_only(chain) -> None:
     result = prune(con, today=date.fromtimestamp(DAY))
     assert result["crossing_days_dropped"] == 1
     assert con.execute("SELECT ts FROM crossings").fetchall() == [(recent,)]
+
+
+def test_two_devices_opening_the_same_new_days_at_once_both_succeed(central_dsn: str) -> None:
+    """Each new UTC day makes a partition; two ingests that make the same days at the same moment must
+    both commit (the second sees 'already exists'), found by the chain benchmark."""
+    import threading
+
+    with connect(central_dsn) as con:
+        put_store(con, StoreInfo("s1"))
+        tokens = {d: add_device(con, "s1", d) for d in ("a", "b")}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def ship(device: str, camera: str) -> None:
+        try:
+            with connect(central_dsn) as con:
+                for day in range(6):
+                    barrier.wait(timeout=30)
+                    rows = [crossing(100 * day + k + 1, DAY + 86400 * (day + 10) + k, camera=camera) for k in range(50)]
+                    ingest(con, tokens[device], batch(device, rows))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ship, args=(d, c)) for d, c in (("a", "front"), ("b", "back"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with connect(central_dsn) as con:
+        assert totals(con) == (600, 600)
