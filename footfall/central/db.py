@@ -37,8 +37,11 @@ class CentralError(RuntimeError):
 
 
 def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection with JIT compilation off: PostgreSQL compiles any plan above ``jit_above_cost``, which
+    a day of a 50-store chain already is, and the compiling costs ~200 ms on queries that run in 10–30 ms
+    (measured with bench/central.py: docs/experiments.md)."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, options="-c jit=off")
     except psycopg.OperationalError as exc:
         raise CentralError(f"cannot connect to the central store {redact_url(dsn)}: {exc}".strip()) from None
 
@@ -317,6 +320,8 @@ def prune(con: psycopg.Connection, today: date | None = None) -> dict[str, int]:
         if m and date(int(m.group(1)[:4]), int(m.group(1)[4:6]), int(m.group(1)[6:])) < cut:
             con.execute(f"DROP TABLE {name}")  # a name we made from a date
             dropped += 1
-    rollup_cut = (today - timedelta(days=days["counts_15m"])).toordinal() - date(1970, 1, 1).toordinal()
-    deleted = con.execute("DELETE FROM counts_15m WHERE bucket < %s", (rollup_cut * 86400,)).rowcount
+    deleted = 0
+    for table in ("counts_15m", "counts_1h"):  # names of our own, not input
+        cut_day = (today - timedelta(days=days[table])).toordinal() - date(1970, 1, 1).toordinal()
+        deleted += con.execute(f"DELETE FROM {table} WHERE bucket < %s", (cut_day * 86400,)).rowcount
     return {"crossing_days_dropped": dropped, "rollup_rows_deleted": deleted}

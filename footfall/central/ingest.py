@@ -3,9 +3,10 @@
 In one transaction: the device is identified by its token (revoked or unknown: refused), the cameras of
 the batch must be the device's own in the catalogue (a camera another device ships: refused), new line
 geometry becomes a new line version, the crossings are inserted with ``ON CONFLICT DO NOTHING`` on their
-idempotency key, and the quarter-hour rollup is raised by exactly the rows that were inserted (the
-``RETURNING`` of that insert). Either all of it commits, or nothing: a database restart mid-batch leaves
-no trace, and the device, which has no ack, sends the batch again.
+idempotency key, and the rollups (quarter-hours by class, hours without class for the chain) are
+raised by exactly the rows that were inserted (the ``RETURNING`` of that insert). Either all of it
+commits, or nothing: a database restart mid-batch leaves no trace, and the device, which has no ack,
+sends the batch again.
 """
 
 from __future__ import annotations
@@ -154,10 +155,14 @@ def _insert(con: psycopg.Connection, dev: Device, batch: Batch) -> int:
     cur = con.execute(
         f"WITH ins AS (INSERT INTO crossings ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming ON CONFLICT DO NOTHING "
         "RETURNING store, camera, line, class, direction, ts), "
-        "up AS (INSERT INTO counts_15m (store, bucket, camera, line, class, direction, n) "
+        "q AS (INSERT INTO counts_15m (store, bucket, camera, line, class, direction, n) "
         "  SELECT store, (floor(ts / 900) * 900)::bigint, camera, line, class, direction, count(*) FROM ins "
         "  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
-        "  ON CONFLICT (store, bucket, camera, line, class, direction) DO UPDATE SET n = counts_15m.n + EXCLUDED.n) "
+        "  ON CONFLICT (store, bucket, camera, line, class, direction) DO UPDATE SET n = counts_15m.n + EXCLUDED.n), "
+        "h AS (INSERT INTO counts_1h (bucket, store, camera, line, direction, n) "
+        "  SELECT (floor(ts / 3600) * 3600)::bigint, store, camera, line, direction, count(*) FROM ins "
+        "  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 "
+        "  ON CONFLICT (bucket, store, camera, line, direction) DO UPDATE SET n = counts_1h.n + EXCLUDED.n) "
         "SELECT count(*) FROM ins"
     )
     return int(cur.fetchone()[0])  # type: ignore[index]

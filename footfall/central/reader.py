@@ -45,8 +45,11 @@ class CentralReader(CountQueries):
             return get_store(con, self.store) is not None
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        # whole seconds as integers: a float8 parameter against the rollup's bigint bucket would cast the
+        # column, and PostgreSQL could no longer range-scan the index by it
+        args = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
         with Pool.of(self.dsn).connection() as con, con.transaction():
-            return con.execute(_PARAM.sub(r"%(\1)s", sql), params).fetchall()
+            return con.execute(_PARAM.sub(r"%(\1)s", sql), args).fetchall()
 
 
 def day_window(info: StoreInfo, d: date, days: int = 1) -> tuple[float, float]:
@@ -77,20 +80,31 @@ class Chain:
     def _visitors(
         self, con: psycopg.Connection, stores: Sequence[StoreInfo], start: date, days: int, hourly: bool
     ) -> list[tuple]:
-        """(store, hour of day or 0, direction, crossings) at each store's entrances over its local days."""
-        windows = [day_window(s, start, days) for s in stores]
-        hour = "(((c.bucket - w.t0)::bigint %% 86400) / 3600)::int" if hourly else "0"
-        return con.execute(
-            "WITH w AS (SELECT * FROM unnest(%(stores)s::text[], %(t0)s::float8[], %(t1)s::float8[]) "
-            "AS w(store, t0, t1)) "
-            f"SELECT c.store, {hour}, c.direction, sum(c.n)::bigint FROM counts_15m c "
-            "JOIN w ON c.store = w.store AND c.bucket >= w.t0 AND c.bucket < w.t1 "
-            "JOIN stores s ON s.store = c.store "
-            "WHERE c.direction <> 'uturn' "
-            "AND (cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances)) "
-            "GROUP BY 1, 2, 3",
-            {"stores": [s.store for s in stores], "t0": [w[0] for w in windows], "t1": [w[1] for w in windows]},
-        ).fetchall()
+        """(store, hour of day or 0, direction, crossings) at each store's entrances over its local days.
+
+        Stores whose local day starts on a UTC hour (all but a few zones) are read from the hourly rollup,
+        the others from the quarter-hours; the whole chain's window also bounds the scan by constants, so
+        one day of the chain is one range of the rollup's primary key."""
+        windows = {s.store: tuple(int(t) for t in day_window(s, start, days)) for s in stores}
+        out: list[tuple] = []
+        for table, whole in (("counts_1h", True), ("counts_15m", False)):
+            part = [s.store for s in stores if (windows[s.store][0] % 3600 == 0) == whole]
+            if not part:
+                continue
+            t0 = [windows[s][0] for s in part]
+            t1 = [windows[s][1] for s in part]
+            hour = "(((c.bucket - w.t0) %% 86400) / 3600)::int" if hourly else "0"
+            out += con.execute(
+                f"SELECT w.store, {hour}, c.direction, sum(c.n)::bigint "  # table: one of two names of ours
+                "FROM unnest(%(stores)s::text[], %(t0)s::bigint[], %(t1)s::bigint[]) AS w(store, t0, t1) "
+                f"JOIN {table} c ON c.store = w.store AND c.bucket >= w.t0 AND c.bucket < w.t1 "
+                "JOIN stores s ON s.store = w.store "
+                "WHERE c.bucket >= %(lo)s AND c.bucket < %(hi)s AND c.direction <> 'uturn' "
+                "AND (cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances)) "
+                "GROUP BY 1, 2, 3",
+                {"stores": part, "t0": t0, "t1": t1, "lo": min(t0), "hi": max(t1)},
+            ).fetchall()
+        return out
 
     def overview(self, start: date, days: int = 1) -> dict[str, Any]:
         """Stores ranked by visitors over ``days`` local days from ``start``; each against its own week

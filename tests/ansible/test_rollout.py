@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from footfall.central.db import StoreInfo, add_device, connect, migrate, put_store
+from footfall.central.pgserver import PgServer
 from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
 from footfall.registry.signing import Trust
@@ -71,8 +73,24 @@ def recap(out: str) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path, trust: Trust) -> Iterator[dict]:
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path, trust: Trust, pg_server: PgServer
+) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("fleet")
+    # the chain's central store: each store is in its catalogue with a device token for site.yml
+    dsn = pg_server.create_db("fleet")
+    migrate(dsn)
+    with connect(dsn) as con:
+        central_tokens = {}
+        for host in HOSTS:
+            put_store(con, StoreInfo(host, region="test", entrances=("door/x240",)))
+            central_tokens[host] = add_device(con, host, f"{host}-dev")
+    central_port = free_port()
+    central = subprocess.Popen(
+        footfall_cmd("central", "serve", "--dsn", dsn, "--port", str(central_port)),
+        stdout=(tmp / "central.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     reg_url = f"file://{tmp / 'registry'}"
     reg = Registry(FileStorage(tmp / "registry"), trust)  # the training server: it signs what it publishes
     for _ in range(2):
@@ -98,6 +116,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path, trust: T
             "footfall_edge_capture_max_per_minute": 60,
             "footfall_edge_sync_url": f"file://{tmp / 'bucket'}",
             "footfall_edge_sync_every_s": 3,
+            "footfall_edge_central_url": f"http://127.0.0.1:{central_port}",
+            "footfall_edge_central_device": f"{host}-dev",
+            "footfall_edge_central_token": central_tokens[host],
             "footfall_edge_cameras": [
                 {"name": "door", "source": camera.url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
             ],
@@ -143,7 +164,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, yolov5n_onnx: Path, trust: T
     ):
         time.sleep(1)
     assert all(_health(p).get("model_version") == "people:1" for p in ports.values())
-    yield {"tmp": tmp, "reg": reg, "inventory": inventory, "ports": ports, "reg_url": reg_url, "hosts": hosts}
+    yield {"tmp": tmp, "reg": reg, "inventory": inventory, "ports": ports, "reg_url": reg_url, "hosts": hosts,
+           "central_dsn": dsn}  # fmt: skip
+    central.terminate()
     for p in procs.values():
         p.terminate()
     for p in procs.values():
@@ -261,6 +284,41 @@ def test_an_installed_store_captures_and_uploads_tagged_with_its_model(fleet: di
     for item in items:
         assert item.meta["model_version"].startswith("people:"), item.meta["model_version"]
     assert latest == running
+
+
+def test_an_installed_store_ships_its_counts_to_the_central_store(fleet: dict) -> None:
+    """site.yml configures the shipper: each store's rendered config ships its real counts to the chain's
+    central store, which then holds exactly the device's crossings; the shipper unit is installed hardened."""
+    import psycopg
+
+    from footfall.edge.store import CountStore
+
+    for host in HOSTS:
+        root = fleet["tmp"] / host
+        unit = (root / "etc/systemd/system/footfall-ship.service").read_text()
+        assert "edge ship --config /etc/footfall/edge.yaml --every" in unit and "ProtectSystem=strict" in unit
+        deadline = time.monotonic() + 60  # the live camera: wait for a crossing to ship
+        while time.monotonic() < deadline:
+            with CountStore(root / "var/lib/footfall/footfall.db") as s:
+                if s.events():
+                    break
+            time.sleep(1)
+        ship = subprocess.run(
+            footfall_cmd("edge", "ship", "--config", str(root / "etc/footfall/edge.yaml")),
+            capture_output=True,
+            text=True,
+        )
+        assert ship.returncode == 0, ship.stderr[-2000:]
+        with CountStore(root / "var/lib/footfall/footfall.db") as s:
+            stored = {(c, se, ln, t, f) for c, se, ln, t, f, *_ in s.events()}
+            waiting = {c.key for c in s.outbox(10**6)}  # after the events: the running edge may add more
+        with psycopg.connect(fleet["central_dsn"]) as con:
+            central_keys = set(
+                con.execute(
+                    "SELECT camera, session, line, track_id, frame FROM crossings WHERE store = %s", (host,)
+                ).fetchall()
+            )
+        assert stored and central_keys == stored - waiting
 
 
 def test_every_wave_gets_the_version_the_canary_ran(fleet: dict, yolov5n_onnx: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,11 +91,14 @@ def test_the_chain_ranks_stores_by_their_entrances(both, tmp_path: Path) -> None
         put_store(con, StoreInfo("lisbon", region="PT", timezone="Europe/Lisbon"))
         tokens = {s: add_device(con, s, f"dev-{s}") for s in ("hamburg", "lisbon")}
     day = "2026-03-30"
-    for store, n_door, n_other in (("hamburg", 600, 900), ("lisbon", 50, 0)):
+    with connect(dsn) as con:  # a zone half an hour off UTC: its local hours are read from the quarter-hours
+        put_store(con, StoreInfo("kolkata", region="IN", timezone="Asia/Kolkata"))
+        tokens["kolkata"] = add_device(con, "kolkata", "dev-kolkata")
+    for store, n_door, n_other in (("hamburg", 600, 900), ("lisbon", 50, 0), ("kolkata", 70, 0)):
         db = tmp_path / f"{store}.db"
         with CountStore(db) as s:
-            tz = BERLIN if store == "hamburg" else None
-            events = [ev(at(day, "10:00", tz or BERLIN) + k, "in", k, line="door", camera="cam") for k in range(n_door)]
+            tz = ZoneInfo("Asia/Kolkata") if store == "kolkata" else BERLIN  # Lisbon's 10:00 is Berlin's 11:00
+            events = [ev(at(day, "10:00", tz) + k, "in", k, line="door", camera="cam") for k in range(n_door)]
             events += [ev(at(day, "11:00") + k, "in", 10_000 + k, line="aisle", camera="cam") for k in range(n_other)]
             s.commit("s", events)
         ship_all(db, dsn, tokens[store], f"dev-{store}")
@@ -104,8 +108,11 @@ def test_the_chain_ranks_stores_by_their_entrances(both, tmp_path: Path) -> None
         date(2026, 3, 30), date(2026, 3, 30), 86400, ()
     )["totals"]["in"]
     # hamburg's 900 aisle crossings are no visitors; lisbon names no entrance, so its one line counts
-    assert ranked == sorted([("hamburg", 600), ("berlin", berlin_in), ("lisbon", 50)], key=lambda x: -x[1])
-    assert overview["chain"]["in"] == 600 + berlin_in + 50
+    assert ranked == sorted(
+        [("hamburg", 600), ("berlin", berlin_in), ("lisbon", 50), ("kolkata", 70)], key=lambda x: -x[1]
+    )
+    assert overview["chain"]["in"] == 600 + berlin_in + 50 + 70
+    assert overview["regions"]["IN"]["in"][10] == 70  # at 10:00 Kolkata time
     de = overview["regions"]["DE"]
     assert sum(de["in"]) == 600 + berlin_in and de["in"][10] >= 600  # hamburg's crossings at 10:00 local
     assert sum(overview["regions"]["PT"]["in"]) == 50

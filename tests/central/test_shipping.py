@@ -152,7 +152,8 @@ def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Pat
             "AND floor(c.ts / 900) * 900 = r.bucket) "
             "FROM counts_15m r"
         ).fetchall()
-    assert rollup == len(want) and all(a == b for a, b in per_key)
+        hourly = con.execute("SELECT sum(n) FROM counts_1h").fetchone()[0]
+    assert rollup == len(want) and all(a == b for a, b in per_key) and hourly == len(want)
 
 
 def test_a_refused_device_keeps_its_crossings_and_metrics_say_why(tmp_path: Path, central_dsn: str) -> None:
