@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from footfall.central.pgserver import free_port
 from footfall.edge.types import Detections, Tracks
+
+__all__ = ["detections", "free_port", "person_box", "tracks", "wait_for"]
 
 
 def person_box(foot_x: float, foot_y: float, w: float = 20, h: float = 50) -> list[float]:
@@ -33,10 +37,10 @@ def detections(
     return Detections(np.array(boxes), np.full(len(boxes), conf), np.array(classes), np.array(probs))
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> None:
+    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)

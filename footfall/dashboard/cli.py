@@ -69,6 +69,13 @@ def serve(config_path: Path | None, db: str | None, host: str | None, port: int 
         central, db = db, None
         if config_path is not None:
             raise click.UsageError("--config is a device's; a chain's dashboard takes only --db postgresql://…")
+        from footfall.central.db import CentralError, connect, require_schema
+
+        try:
+            with connect(central) as con:
+                require_schema(con)
+        except CentralError as exc:
+            raise click.ClickException(str(exc)) from None
     if cfg is not None and config_path is not None:
         settings = Settings.from_config(config_path, cfg, token, tz)
         if db is not None:

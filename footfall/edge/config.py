@@ -220,8 +220,9 @@ class DashboardConfig(Section):
     )
     entrances: list[str] = Field(
         default_factory=list,
-        description="Lines that count for occupancy and dwell, as CAMERA/LINE. Empty: every line "
-        "(right for one door line per camera; name the door lines when a camera has more).",
+        description="The door lines, as CAMERA/LINE: their crossings are the store's visitors (headline counts, CSV, "
+        "occupancy, visit length). Empty: every line (right for one line per camera; name the doors when a camera "
+        "has more, or the same people are counted on each line).",
     )
     max_dwell_h: float = Field(12.0, gt=0, description="An in → out pair further apart than this is no visit.")
     tls_cert: Path | None = Field(

@@ -15,11 +15,12 @@ import pytest
 import yaml
 
 from footfall.central.db import StoreInfo, add_device, connect, migrate, put_store
-from footfall.central.pgserver import PgServer, free_port
+from footfall.central.pgserver import PgServer
 from footfall.edge.store import CountStore
 from footfall.edge.types import CrossingEvent, Direction
 from tests.conftest import footfall_cmd
 from tests.dashboard.test_browser import wait_http
+from tests.helpers import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -88,14 +89,6 @@ def outbox(db: Path) -> int:
         return s.outbox_size()
 
 
-def wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Path, own_pg: PgServer) -> None:
     dsn = own_pg.create_db("chain")
     migrate(dsn)
@@ -120,9 +113,9 @@ def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Pat
     # 2. up; both ship; dev-a's shipper is killed -9 mid-way, the server is killed -9 mid-way
     server = start_server(dsn, port, logs)
     ships = {name: shipper(cfg, logs) for name, cfg in configs.items()}
-    wait(lambda: outbox(dbs["dev-a"]) < 5000, 60, "dev-a to ship some")
+    wait_for(lambda: outbox(dbs["dev-a"]) < 5000, 60, "dev-a to ship some")
     ships["dev-a"].kill()
-    wait(lambda: outbox(dbs["dev-b"]) < 3000, 60, "dev-b to ship some")
+    wait_for(lambda: outbox(dbs["dev-b"]) < 3000, 60, "dev-b to ship some")
     server.kill()
     server.wait()
     # 3. the database is killed -9 too, and a crossing arrives on dev-a while everything is down
@@ -133,7 +126,7 @@ def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Pat
     server = start_server(dsn, port, logs)
     ships["dev-a"] = shipper(configs["dev-a"], logs)
     try:
-        wait(lambda: outbox(dbs["dev-a"]) == 0 and outbox(dbs["dev-b"]) == 0, 120, "both outboxes to drain")
+        wait_for(lambda: outbox(dbs["dev-a"]) == 0 and outbox(dbs["dev-b"]) == 0, 120, "both outboxes to drain")
     finally:
         for p in ships.values():
             p.kill()

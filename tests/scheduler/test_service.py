@@ -16,6 +16,7 @@ import yaml
 
 from footfall.scheduler.service import Ledger
 from tests.conftest import footfall_cmd
+from tests.helpers import wait_for
 
 # A job that takes 1.5 s and writes when it starts and ends, keyed by its slot.
 JOB = """
@@ -31,14 +32,6 @@ def events(path: Path) -> list[tuple[str, str]]:
     if not path.exists():
         return []
     return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def running_slot(path: Path) -> str | None:
