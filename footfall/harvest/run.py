@@ -41,7 +41,8 @@ def _window_name(since: float, until: float) -> str:
     return f"{datetime.fromtimestamp(since, UTC):{fmt}}-{datetime.fromtimestamp(until, UTC):{fmt}}"
 
 
-def choose(cfg: HarvestConfig, items: list[Item]) -> list[dict[str, Any]]:
+def choose(cfg: HarvestConfig, items: list[Item]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The frames chosen (with the term that set each apart) and the strategy's terms that were off."""
     records = to_records(items, cfg.classes, cfg.conf_threshold, cfg.class_map)
     budget = Budget(cfg.budget, cfg.per_store, cfg.per_camera, cfg.background_share, cfg.near_duplicate_bits)
     chosen = select(records, budget, cfg.strategy, cfg.seed)
@@ -73,7 +74,9 @@ def choose(cfg: HarvestConfig, items: list[Item]) -> list[dict[str, Any]]:
         chosen.skipped_duplicates,
         chosen.skipped_quota,
     )
-    return out
+    for term, why in chosen.terms_off.items():
+        log.info("harvest: the %r term is off: %s", term, why)
+    return out, chosen.terms_off
 
 
 def run_harvest(cfg: HarvestConfig, since: float, until: float, *, studio: Studio | None = None) -> dict[str, Any]:
@@ -83,15 +86,17 @@ def run_harvest(cfg: HarvestConfig, since: float, until: float, *, studio: Studi
     name = _window_name(since, until)
     selection_path = cfg.report_dir / f"selection-{name}.json"
     if selection_path.exists():
-        chosen = json.loads(selection_path.read_text())["chosen"]
+        saved = json.loads(selection_path.read_text())
+        chosen, terms_off = saved["chosen"], saved.get("terms_off", {})
         log.info("harvest: reusing the selection of %s (%d frames)", name, len(chosen))
         pool = None
     else:
         items = list_items(captures, since, until)
-        chosen = choose(cfg, items)
+        chosen, terms_off = choose(cfg, items)
         pool = len(items)
         tmp = selection_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"window": name, "pool": pool, "strategy": cfg.strategy, "chosen": chosen}, indent=1))
+        selection = {"window": name, "pool": pool, "strategy": cfg.strategy, "terms_off": terms_off, "chosen": chosen}
+        tmp.write_text(json.dumps(selection, indent=1))
         os.replace(tmp, selection_path)
     if studio is None:
         token = os.environ.get(cfg.studio.token_env)
@@ -113,6 +118,7 @@ def run_harvest(cfg: HarvestConfig, since: float, until: float, *, studio: Studi
         pushed += len(batch)
         log.info("harvest: pushed %d/%d", pushed, len(todo))
     report = _report(name, cfg, chosen, pool, pushed, len(chosen) - len(todo), project)
+    report["terms_off"] = terms_off  # terms of the strategy that could not tell this pool's frames apart
     (cfg.report_dir / f"report-{name}.json").write_text(json.dumps(report, indent=1))
     return report
 

@@ -60,9 +60,10 @@ class Budget:
 @dataclass
 class Selection:
     index: np.ndarray  # chosen rows, in order of choice
-    reasons: list[str]  # one per chosen row: why it was chosen
+    reasons: list[str]  # one per chosen row: the term that set it apart
     skipped_duplicates: int = 0
     skipped_quota: int = 0
+    terms_off: dict[str, str] = field(default_factory=dict)  # a term that cannot tell frames apart → why
 
 
 def uncertainty_of(probs: np.ndarray, conf: np.ndarray, threshold: float = 0.25) -> np.ndarray:
@@ -188,21 +189,48 @@ def _van_der_corput(n: np.ndarray) -> np.ndarray:
     return out
 
 
-def balanced_scores(records: Records) -> tuple[np.ndarray, np.ndarray]:
-    """Score in [0, 1] per frame and the name of its strongest reason."""
-    rarity = rarity_of(records)
-    parts = np.vstack([records.uncertainty, records.disagreement, rarity])
-    weights = np.array([0.4, 0.3, 0.3])[:, None]
-    score = (parts * weights).sum(0)
-    names = np.array(["uncertainty", "disagreement", "rare class"])
-    return score, names[np.argmax(parts * weights, axis=0)]
+BALANCED_TERMS = {"uncertainty": 0.4, "disagreement": 0.3, "rare class": 0.3}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """``balanced``'s score per frame, the term that set each frame apart, and the terms that are off."""
+
+    score: np.ndarray
+    reason: np.ndarray
+    off: dict[str, str]
+
+
+def balanced_scores(records: Records) -> Scores:
+    """Score in [0, 1] per frame: the weighted terms that can tell this pool's frames apart.
+
+    A term that is the same for every frame (one class in the pool, so rarity is 1.0 everywhere; no track
+    whose class flips) cannot choose anything: it is off, its weight goes to the others, and the report
+    says so. A frame's reason is the term whose weighted value lies furthest above the pool's mean: what
+    made it rank above the others, not merely the largest number."""
+    terms = {"uncertainty": records.uncertainty, "disagreement": records.disagreement, "rare class": rarity_of(records)}
+    off: dict[str, str] = {}
+    present = int((records.class_counts.sum(0) > 0).sum()) if len(records) else 0
+    if present < 2:
+        off["rare class"] = f"{present} class in the pool: rarity is the same for every frame"
+    for name, values in terms.items():
+        if name not in off and (len(values) == 0 or float(np.ptp(values)) == 0.0):
+            off[name] = f"the same for every frame ({float(values[0]) if len(values) else 0:g})"
+    names = [n for n in terms if n not in off]
+    if not names:
+        return Scores(np.zeros(len(records)), np.full(len(records), "no term discriminates"), off)
+    total = sum(BALANCED_TERMS[n] for n in names)
+    parts = np.vstack([terms[n] * (BALANCED_TERMS[n] / total) for n in names])
+    above = parts - parts.mean(axis=1, keepdims=True)
+    return Scores(parts.sum(0), np.array(names)[np.argmax(above, axis=0)], off)
 
 
 def select_balanced(records: Records, budget: Budget, rng: np.random.Generator) -> Selection:
     boxes = records.class_counts.sum(1)
     background = boxes == 0
     n_bg = round(budget.total * budget.background_share)
-    score, why = balanced_scores(records)
+    scores = balanced_scores(records)
+    score, why = scores.score, scores.reason
     order = np.lexsort((rng.random(len(records)), -score))
     order = order[~background[order]]
     taken = _Taken()
@@ -211,9 +239,14 @@ def select_balanced(records: Records, budget: Budget, rng: np.random.Generator) 
     bg = _greedy(records, bg_order, budget, np.full(len(records), "background"), budget.total - len(main.index), taken)
     if len(main.index) + len(bg.index) < budget.total:  # too few backgrounds: fill with the next best frames
         more = _greedy(records, order, budget, why, budget.total - len(main.index) - len(bg.index), taken)
-        more.index = more.index[~np.isin(more.index, main.index)]
-        return _merge(_merge(main, bg), more)
-    return _merge(main, bg)
+        new = ~np.isin(more.index, main.index)
+        more.index = more.index[new]
+        more.reasons = [r for r, keep in zip(more.reasons, new.tolist(), strict=True) if keep]
+        out = _merge(_merge(main, bg), more)
+    else:
+        out = _merge(main, bg)
+    out.terms_off = scores.off
+    return out
 
 
 STRATEGIES: dict[str, Callable[[Records, Budget, np.random.Generator], Selection]] = {

@@ -51,7 +51,7 @@ def test_mapped_boxes_are_scored_and_pre_annotated_and_unmapped_ones_counted(tmp
 
     records = to_records([item], CLASSES, 0.25, c.class_map)
     assert records.class_counts.tolist() == [[0, 0, 2]]  # two persons as male_adult, the dog left out
-    (chosen,) = choose(c.model_copy(update={"budget": 1, "background_share": 0.0}), [item])
+    (chosen,), _ = choose(c.model_copy(update={"budget": 1, "background_share": 0.0}), [item])
     assert chosen["classes"] == {"male_adult": 2} and chosen["unmapped_boxes"] == 1
 
     task = _task(c, bucket, chosen)

@@ -93,3 +93,32 @@ def test_rarity_is_inverse_frequency() -> None:
     records.class_counts[1:] = [0, 0, 3]
     score = rarity_of(records)
     assert score[0] == pytest.approx(1.0) and score[1] < 0.1
+
+
+def test_a_term_that_cannot_tell_frames_apart_is_off_and_never_a_reason() -> None:
+    """One class in the pool: rarity is 1.0 for every frame. It chose nothing, so no frame may say
+    'rare class' (it used to say so for most), and the report says the term is off."""
+    records = pool(600)
+    records.class_counts[:, :2] = 0  # men only
+    records.disagreement[:] = 0.0  # no track flips class
+    chosen = select(records, Budget(60), "balanced", seed=2)
+    assert set(chosen.terms_off) == {"rare class", "disagreement"}
+    assert "1 class in the pool" in chosen.terms_off["rare class"]
+    assert set(chosen.reasons) <= {"uncertainty", "background"}
+    balanced = select(records, Budget(60, background_share=0.0), "balanced", seed=2)
+    with_boxes = np.nonzero(records.class_counts.sum(1) > 0)[0]
+    most_uncertain = with_boxes[np.argsort(-records.uncertainty[with_boxes])[:60]]
+    assert sorted(balanced.index.tolist()) == sorted(most_uncertain.tolist())  # only uncertainty is left
+
+
+def test_a_frame_is_tagged_with_the_term_that_set_it_apart() -> None:
+    records = pool(2000)
+    chosen = select(records, Budget(100, background_share=0.0), "balanced", seed=1)
+    assert chosen.terms_off == {}
+    rare = records.class_counts[:, 0] > 0
+    for row, reason in zip(chosen.index.tolist(), chosen.reasons, strict=True):
+        if reason == "rare class":
+            assert records.class_counts[row, :2].sum() > 0  # a child or a woman in it
+        if reason == "disagreement":
+            assert records.disagreement[row] == 1.0
+    assert chosen.reasons.count("rare class") >= rare[chosen.index].sum() // 2
