@@ -109,6 +109,7 @@ class VideoSource:
             self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = self.fps if 0 < self.fps < 240 else 25.0
         index = 0
+        failed_at, failures = -1, 0
         try:
             while not self.stop.is_set():
                 if self.kind == "file" and index < skip:
@@ -120,7 +121,24 @@ class VideoSource:
                 ok, image = cap.read()
                 if not ok or image is None:
                     if self.kind == "file":
-                        return
+                        # the end, or a read error before it (a file on a network share, a disk hiccup):
+                        # ending there would mark the session finished and never count the rest
+                        failures = failures + 1 if failed_at == index else 1
+                        failed_at = index
+                        if not self._short_of_the_end(index) or failures > FILE_READ_RETRIES:
+                            if self._short_of_the_end(index):
+                                log.error(
+                                    "video file %s: no frame %d of %d after %d reopenings; taking it as the end "
+                                    "(truncated?)", self.shown, index, self.frame_count, FILE_READ_RETRIES,
+                                )  # fmt: skip
+                            return
+                        log.warning("video file %s: frame %d of %d unreadable; reopening", self.shown, index,
+                                    self.frame_count)  # fmt: skip
+                        reopened = self._reopen_file_at(cap, index, failures)
+                        if reopened is None:
+                            return
+                        cap = reopened
+                        continue
                     log.warning("source %s dropped after frame %d; reconnecting", self.shown, index)
                     reopened = self._reopen(cap)
                     if reopened is None:
@@ -132,6 +150,24 @@ class VideoSource:
                 index += 1
         finally:
             cap.release()
+
+    def _short_of_the_end(self, index: int) -> bool:
+        """Whether frame ``index`` should exist: the container says it has more frames (its count may be an
+        estimate a little too high, hence the slack)."""
+        return self.frame_count > 0 and index < self.frame_count - max(2, self.frame_count // 100)
+
+    def _reopen_file_at(self, cap: cv2.VideoCapture, index: int, attempt: int) -> cv2.VideoCapture | None:
+        """The file opened again and advanced to frame ``index`` (decoded with grab(): frame-exact); None
+        when stopped or when the frames before ``index`` cannot be read again either."""
+        cap.release()
+        for k in range(FILE_READ_RETRIES):
+            if self.stop.wait(min(self.backoff_initial_s * 2 ** (attempt + k - 1), self.backoff_max_s)):
+                return None
+            cap = self._open(self.uri)
+            if all(cap.grab() for _ in range(index)):
+                return cap
+            cap.release()
+        return None
 
     def _reopen(self, cap: cv2.VideoCapture) -> cv2.VideoCapture | None:
         cap.release()
@@ -152,6 +188,9 @@ class VideoSource:
             log.warning("source %s still unavailable (attempt %d); retrying in %.1fs", self.shown, attempt, delay)
             delay = min(delay * 2, self.backoff_max_s)
         return None
+
+
+FILE_READ_RETRIES = 3  # reopenings of a video file that failed to read a frame before its end
 
 
 def open_capture(uri: str) -> cv2.VideoCapture:
