@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -35,6 +36,43 @@ class LineConfig(Section):
 
     def to_line(self) -> Line:
         return Line(Point(*self.points[0]), Point(*self.points[1]), self.invert)
+
+
+EDGE_MARGIN = 0.03  # of the picture's side: a line within it all along runs along the edge
+MIN_LENGTH = 0.05  # of the picture's diagonal
+
+
+def placement_problems(line: LineConfig, width: int, height: int) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of where a line lies in a ``width`` × ``height`` picture. An error: a point
+    outside the picture (nobody's feet are ever there). Warnings: a line so short that a walking person
+    steps over it between two frames, or one that runs along the picture's edge, where people enter and
+    leave the view half seen (the line families in docs/experiments.md had their worst errors there)."""
+    errors, warnings = [], []
+    outside = [list(p) for p in line.points if not (0 <= p[0] <= width and 0 <= p[1] <= height)]
+    if outside:
+        errors.append(
+            f"line {line.name}: {outside} lies outside the {width}x{height} picture; draw it inside (the live page)"
+        )
+    (x1, y1), (x2, y2) = line.points
+    length, diagonal = math.hypot(x2 - x1, y2 - y1), math.hypot(width, height)
+    if length < MIN_LENGTH * diagonal:
+        warnings.append(
+            f"line {line.name} is {length:.0f} px long, under {MIN_LENGTH:.0%} of the picture's diagonal: people "
+            "may step over it between two frames; draw it across the whole passage"
+        )
+    mx, my = EDGE_MARGIN * width, EDGE_MARGIN * height
+    borders = (
+        max(x1, x2) <= mx,
+        min(x1, x2) >= width - mx,
+        max(y1, y2) <= my,
+        min(y1, y2) >= height - my,
+    )
+    if any(borders):
+        warnings.append(
+            f"line {line.name} runs along the picture's edge, where people come into and leave the view half "
+            f"seen; move it at least {max(mx, my):.0f} px inside"
+        )
+    return errors, warnings
 
 
 def parse_line_arg(spec: str) -> dict[str, Any]:

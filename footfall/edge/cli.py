@@ -94,6 +94,11 @@ def run_cmd(
     """Count people crossing lines on one or more cameras."""
     cfg = _load(config_path, source, lines, model, tracker, reid_weights, uturn_window, db, metrics_port)
     if validate_config:
+        errors, warnings = _line_placement(cfg)
+        for w in warnings:
+            click.echo(f"warning: {w}", err=True)
+        if errors:
+            raise click.ClickException("; ".join(errors))
         click.echo(f"{config_path or 'command line'}: OK ({len(cfg.cameras)} camera(s))")
         return
     from footfall.edge.detectors import ModelFileError
@@ -158,9 +163,40 @@ def _load(
         sys.exit(2)
 
 
+def _line_placement(cfg: EdgeConfig) -> tuple[list[str], list[str]]:
+    """Where each camera's lines lie in its picture (video files only: a stream's size is known once
+    it is opened, by the live page)."""
+    import cv2
+
+    from footfall.common.lines import placement_problems
+    from footfall.edge.sources import source_kind
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    for cam in cfg.cameras:
+        if source_kind(cam.source) != "file" or not Path(cam.source).is_file():
+            continue
+        cap = cv2.VideoCapture(cam.source)
+        size = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        cap.release()
+        if min(size) <= 0:
+            continue
+        for line in cam.lines:
+            e, w = placement_problems(line, *size)
+            errors += [f"cameras[{cam.name}].{m}" for m in e]
+            warnings += [f"cameras[{cam.name}].{m}" for m in w]
+    return errors, warnings
+
+
 def _preflight(cfg: EdgeConfig) -> None:
-    """Fail before starting workers on what would make every worker fail."""
+    """Fail before starting workers on what would make every worker fail; warn about line placement."""
     from footfall.edge.detectors import create_detector
+
+    errors, warnings = _line_placement(cfg)
+    for w in warnings:
+        log.warning("%s", w)
+    if errors:
+        raise ValueError("; ".join(errors))
 
     create_detector(cfg.model)
     if cfg.tracker.reid_weights is not None and not cfg.tracker.reid_weights.is_file():
