@@ -324,4 +324,7 @@ def prune(con: psycopg.Connection, today: date | None = None) -> dict[str, int]:
     for table in ("counts_15m", "counts_1h"):  # names of our own, not input
         cut_day = (today - timedelta(days=days[table])).toordinal() - date(1970, 1, 1).toordinal()
         deleted += con.execute(f"DELETE FROM {table} WHERE bucket < %s", (cut_day * 86400,)).rowcount
+    deleted += con.execute(
+        "DELETE FROM counts_1d WHERE day < %s", (today - timedelta(days=days["counts_1d"]),)
+    ).rowcount
     return {"crossing_days_dropped": dropped, "rollup_rows_deleted": deleted}

@@ -3,7 +3,7 @@
 In one transaction: the device is identified by its token (revoked or unknown: refused), the cameras of
 the batch must be the device's own in the catalogue (a camera another device ships: refused), new line
 geometry becomes a new line version, the crossings are inserted with ``ON CONFLICT DO NOTHING`` on their
-idempotency key, and the rollups (quarter-hours by class, hours without class for the chain) are
+idempotency key, and the rollups (quarter-hours by class; hours and store-local days without class, for the chain) are
 raised by exactly the rows that were inserted (the ``RETURNING`` of that insert). Either all of it
 commits, or nothing: a database restart mid-batch leaves no trace, and the device, which has no ack,
 sends the batch again.
@@ -34,11 +34,14 @@ class Refused(Exception):
 class Device:
     device: str
     store: str
+    timezone: str  # the store's, from the catalogue
 
 
 def authenticate(con: psycopg.Connection, token: str) -> Device:
     row = con.execute(
-        "SELECT device, store, revoked_at IS NOT NULL FROM devices WHERE token_sha256 = %s", (token_hash(token),)
+        "SELECT d.device, d.store, d.revoked_at IS NOT NULL, s.timezone FROM devices d JOIN stores s USING (store) "
+        "WHERE d.token_sha256 = %s",
+        (token_hash(token),),
     ).fetchone()
     if row is None:
         raise Refused(401, "unknown token: give the device's token from 'footfall central device add'")
@@ -46,7 +49,7 @@ def authenticate(con: psycopg.Connection, token: str) -> Device:
         raise Refused(
             401, f"the token of device {row[0]} was revoked: issue a new one with 'footfall central device add'"
         )
-    return Device(row[0], row[1])
+    return Device(row[0], row[1], row[3])
 
 
 def day_of(ts: float) -> date:
@@ -162,7 +165,12 @@ def _insert(con: psycopg.Connection, dev: Device, batch: Batch) -> int:
         "h AS (INSERT INTO counts_1h (bucket, store, camera, line, direction, n) "
         "  SELECT (floor(ts / 3600) * 3600)::bigint, store, camera, line, direction, count(*) FROM ins "
         "  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 "
-        "  ON CONFLICT (bucket, store, camera, line, direction) DO UPDATE SET n = counts_1h.n + EXCLUDED.n) "
-        "SELECT count(*) FROM ins"
+        "  ON CONFLICT (bucket, store, camera, line, direction) DO UPDATE SET n = counts_1h.n + EXCLUDED.n), "
+        "d AS (INSERT INTO counts_1d (day, store, camera, line, direction, n) "
+        "  SELECT (to_timestamp(ts) AT TIME ZONE %(tz)s)::date, store, camera, line, direction, count(*) FROM ins "
+        "  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 "
+        "  ON CONFLICT (day, store, camera, line, direction) DO UPDATE SET n = counts_1d.n + EXCLUDED.n) "
+        "SELECT count(*) FROM ins",
+        {"tz": dev.timezone},
     )
     return int(cur.fetchone()[0])  # type: ignore[index]

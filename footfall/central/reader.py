@@ -106,13 +106,25 @@ class Chain:
             ).fetchall()
         return out
 
+    @staticmethod
+    def _day_totals(con: psycopg.Connection, start: date, days: int) -> list[tuple]:
+        """(store, 0, direction, crossings) at each store's entrances over its local days, from the daily
+        rollup (each store's days are its own local calendar days)."""
+        return con.execute(
+            "SELECT c.store, 0, c.direction, sum(c.n)::bigint FROM counts_1d c JOIN stores s ON s.store = c.store "
+            "WHERE c.day >= %s AND c.day < %s AND c.direction <> 'uturn' "
+            "AND (cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances)) "
+            "GROUP BY 1, 2, 3",
+            (start, start + timedelta(days=days)),
+        ).fetchall()
+
     def overview(self, start: date, days: int = 1) -> dict[str, Any]:
         """Stores ranked by visitors over ``days`` local days from ``start``; each against its own week
         before and the chain's median store; in/out and occupancy by region and hour of day."""
         with Pool.of(self.dsn).connection() as con, con.transaction():
             stores = list_stores(con)
             now = self._visitors(con, stores, start, days, hourly=True)
-            before = self._visitors(con, stores, start - timedelta(days=7), days, hourly=False)
+            before = self._day_totals(con, start - timedelta(days=7), days)
         by_store: dict[str, dict[str, int]] = {s.store: {"in": 0, "out": 0} for s in stores}
         hourly: dict[tuple[str, str], list[int]] = {}
         region = {s.store: s.region or "(no region)" for s in stores}

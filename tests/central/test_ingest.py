@@ -4,7 +4,7 @@ line the central store has never seen, a moved line, and the schema/retention op
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
@@ -149,7 +149,7 @@ def test_migrate_is_idempotent_and_an_old_schema_is_named(pg_server) -> None:
     dsn = pg_server.create_db("schema_check")
     with connect(dsn) as con, pytest.raises(CentralError, match="central migrate"):
         require_schema(con)
-    assert migrate(dsn) == ["001_chain", "002_hourly"] and migrate(dsn) == []
+    assert migrate(dsn) == ["001_chain", "002_hourly", "003_local_days"] and migrate(dsn) == []
 
 
 def test_prune_drops_old_days_only(chain) -> None:
@@ -190,3 +190,31 @@ def test_two_devices_opening_the_same_new_days_at_once_both_succeed(central_dsn:
     assert not errors, errors
     with connect(central_dsn) as con:
         assert totals(con) == (600, 600)
+
+
+def test_a_later_migration_fills_its_rollup_from_the_crossings_already_stored(pg_server) -> None:
+    """A chain at schema 2 with crossings gets the daily rollup filled, by the store's local day."""
+    from footfall.central.db import migrations
+
+    dsn = pg_server.create_db("upgrade")
+    with connect(dsn) as con:
+        con.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+        for version, name, path in migrations()[:2]:
+            con.execute(path.read_text())
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+        put_store(con, StoreInfo("tokyo", timezone="Asia/Tokyo"))
+        con.execute(
+            "CREATE TABLE crossings_20261118 PARTITION OF crossings FOR VALUES FROM ('2026-11-18') TO ('2026-11-19')"
+        )
+        for k, hour in enumerate((10, 16, 23)):  # 23:00 UTC is the next day in Tokyo
+            ts = datetime(2026, 11, 18, hour, tzinfo=UTC).timestamp()
+            con.execute(
+                "INSERT INTO crossings (store, camera, session, line, track_id, frame, ts, day, class, direction) "
+                "VALUES ('tokyo', 'cam', 's', 'door', %s, %s, %s, '2026-11-18', 'child', 'in')",
+                (k, k, ts),
+            )
+    assert migrate(dsn) == ["003_local_days"]
+    with connect(dsn) as con:
+        days = con.execute("SELECT day, n FROM counts_1d ORDER BY day").fetchall()
+    assert days == [(date(2026, 11, 18), 1), (date(2026, 11, 19), 2)]  # 10:00 UTC is 19:00 in Tokyo

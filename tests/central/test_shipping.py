@@ -146,7 +146,8 @@ def test_two_devices_ship_through_an_outage_and_kills_exactly_once(tmp_path: Pat
             "FROM counts_15m r"
         ).fetchall()
         hourly = con.execute("SELECT sum(n) FROM counts_1h").fetchone()[0]
-    assert rollup == len(want) and all(a == b for a, b in per_key) and hourly == len(want)
+        daily = con.execute("SELECT sum(n) FROM counts_1d").fetchone()[0]
+    assert rollup == len(want) and all(a == b for a, b in per_key) and hourly == daily == len(want)
 
 
 def test_a_refused_device_keeps_its_crossings_and_metrics_say_why(tmp_path: Path, central_dsn: str) -> None:
