@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import psycopg
 
 from footfall.central.db import Pool, StoreInfo, get_store, list_stores
-from footfall.edge.counts import CountQueries, Dialect
+from footfall.edge.counts import CountQueries, Dialect, Run
 
 POSTGRES = Dialect(
     events="crossings",
@@ -44,12 +45,16 @@ class CentralReader(CountQueries):
         with Pool.of(self.dsn).connection() as con, con.transaction():
             return get_store(con, self.store) is not None
 
-    def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    @contextmanager
+    def _query(self) -> Iterator[Run]:
         # whole seconds as integers: a float8 parameter against the rollup's bigint bucket would cast the
         # column, and PostgreSQL could no longer range-scan the index by it
-        args = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
-        with Pool.of(self.dsn).connection() as con, con.transaction():
+        def run(sql: str, params: dict[str, Any]) -> list[tuple]:
+            args = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
             return con.execute(_PARAM.sub(r"%(\1)s", sql), args).fetchall()
+
+        with Pool.of(self.dsn).connection() as con, con.transaction():
+            yield run
 
 
 def day_window(info: StoreInfo, d: date, days: int = 1) -> tuple[float, float]:

@@ -8,8 +8,8 @@ counted. The connection is read-only; a missing file is a ``FileNotFoundError`` 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -19,6 +19,7 @@ from footfall.common.localtime import DAY_S, check_interval, local_days
 from footfall.edge.store import ROLLUP_S
 
 GROUPS = ("camera", "line", "class")
+Run = Callable[[str, dict[str, Any]], list[tuple]]  # runs SQL with :name parameters, returns the rows
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ class CountQueries:
     dialect: Dialect
     has_rollup: bool = True
 
-    def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    def _query(self) -> AbstractContextManager[Run]:
+        """A function running SQL (``:name`` parameters) on one connection until the block ends: the
+        queries of one call share it."""
         raise NotImplementedError
 
     def _scope(self) -> dict[str, Any]:
@@ -103,17 +106,17 @@ class CountQueries:
     def data_range(self) -> tuple[float, float] | None:
         """Times of the first and last crossing."""
         d, scope = self.dialect, self._scope()
-        # two queries: a lone MIN or MAX is answered from the index
-        lo = self._rows(f"SELECT MIN(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
-        hi = self._rows(f"SELECT MAX(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
+        with self._query() as run:  # two queries: a lone MIN or MAX is answered from the index
+            lo = run(f"SELECT MIN(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
+            hi = run(f"SELECT MAX(ts) FROM {d.events} WHERE 1=1{d.scope}", scope)[0][0]
         return None if lo is None else (float(lo), float(hi))
 
     def lines_seen(self) -> dict[str, list[str]]:
         """Cameras and lines that have crossings (a central copy knows no config)."""
         out: dict[str, list[str]] = {}
-        for cam, line in self._rows(
-            f"SELECT DISTINCT camera, line FROM ({self.dialect.lines}) l ORDER BY 1, 2", self._scope()
-        ):
+        with self._query() as run:
+            rows = run(f"SELECT DISTINCT camera, line FROM ({self.dialect.lines}) l ORDER BY 1, 2", self._scope())
+        for cam, line in rows:
             out.setdefault(cam, []).append(line)
         return out
 
@@ -141,32 +144,34 @@ class CountQueries:
         where, params = flt.sql()
         rows: list[CountRow] = []
         rollup = self.has_rollup
-        for t0, t1 in local_days(since, until, tz):
-            step = t1 - t0 if interval_s == DAY_S else interval_s
-            lo, hi = max(t0, since), min(t1, until)
-            if rollup and all(v % ROLLUP_S == 0 for v in (step, t0, lo, hi)):
-                table, ts, n = "counts_15m", "bucket", "SUM(n)"
-            else:
-                table, ts, n = d.events, "ts", "COUNT(*)"
-            k = d.floor.format(f"({ts} - :t0) / :i")
-            sql = (
-                f"SELECT {k}{cols}, direction, {n} FROM {table} WHERE {ts} >= :lo AND {ts} < :hi{d.scope}{where} "
-                f"GROUP BY 1{cols}, direction ORDER BY 1{cols}, direction"
-            )
-            args = {"t0": t0, "i": step, "lo": lo, "hi": hi, **self._scope(), **params}
-            for row in self._rows(sql, args):
-                rows.append(CountRow(t0 + int(row[0]) * step, tuple(row[1:-2]), row[-2], int(row[-1])))
+        with self._query() as run:  # one connection for every day of the range
+            for t0, t1 in local_days(since, until, tz):
+                step = t1 - t0 if interval_s == DAY_S else interval_s
+                lo, hi = max(t0, since), min(t1, until)
+                if rollup and all(v % ROLLUP_S == 0 for v in (step, t0, lo, hi)):
+                    table, ts, n = "counts_15m", "bucket", "SUM(n)"
+                else:
+                    table, ts, n = d.events, "ts", "COUNT(*)"
+                k = d.floor.format(f"({ts} - :t0) / :i")
+                sql = (
+                    f"SELECT {k}{cols}, direction, {n} FROM {table} WHERE {ts} >= :lo AND {ts} < :hi{d.scope}{where} "
+                    f"GROUP BY 1{cols}, direction ORDER BY 1{cols}, direction"
+                )
+                args = {"t0": t0, "i": step, "lo": lo, "hi": hi, **self._scope(), **params}
+                for row in run(sql, args):
+                    rows.append(CountRow(t0 + int(row[0]) * step, tuple(row[1:-2]), row[-2], int(row[-1])))
         return rows
 
     def crossings(self, since: float, until: float, flt: Filter = EVERYTHING) -> list[Crossing]:
         """In/out crossings (no U-turns) with ``since <= ts < until`` in time order."""
         d = self.dialect
         where, params = flt.sql()
-        rows = self._rows(
-            f"SELECT camera, session, track_id, ts, class, direction FROM {d.events} "
-            f"WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{d.scope}{where} ORDER BY ts",  # the index's order
-            {"t0": since, "t1": until, **self._scope(), **params},
-        )
+        with self._query() as run:
+            rows = run(
+                f"SELECT camera, session, track_id, ts, class, direction FROM {d.events} "
+                f"WHERE ts >= :t0 AND ts < :t1 AND direction != 'uturn'{d.scope}{where} ORDER BY ts",  # index order
+                {"t0": since, "t1": until, **self._scope(), **params},
+            )
         return [Crossing(r[0], r[1], int(r[2]), float(r[3]), r[4], r[5]) for r in rows]
 
 
@@ -180,6 +185,7 @@ class CountReader(CountQueries):
 
     def __init__(self, db: Path) -> None:
         self.db = Path(db)
+        self._rollup_seen = False
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -196,13 +202,19 @@ class CountReader(CountQueries):
 
     @property
     def has_rollup(self) -> bool:  # type: ignore[override]
-        with self._connect() as con:
-            return con.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts_15m'").fetchone() is not None
+        """Whether the store has its rollup (a store from before it, not opened by an edge run since);
+        once seen it stays (nothing drops it), so only a store without one asks again."""
+        if not self._rollup_seen:
+            with self._connect() as con:
+                found = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts_15m'").fetchone()
+            self._rollup_seen = found is not None
+        return self._rollup_seen
 
     @property
     def dialect(self) -> Dialect:  # type: ignore[override]
         return SQLITE if self.has_rollup else SQLITE_OLD
 
-    def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    @contextmanager
+    def _query(self) -> Iterator[Run]:
         with self._connect() as con:
-            return con.execute(sql, params).fetchall()
+            yield lambda sql, params: con.execute(sql, params).fetchall()
