@@ -26,6 +26,8 @@ POSTGRES = Dialect(
     floor="FLOOR({})",
     lines="SELECT camera, line FROM line_versions WHERE store = :store",
 )
+# a rollup row c of a store s that is about its visitors: its entrance lines, or every line if it names none
+_AT_ENTRANCES = "(cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances))"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -104,8 +106,7 @@ class Chain:
                 "FROM unnest(%(stores)s::text[], %(t0)s::bigint[], %(t1)s::bigint[]) AS w(store, t0, t1) "
                 f"JOIN {table} c ON c.store = w.store AND c.bucket >= w.t0 AND c.bucket < w.t1 "
                 "JOIN stores s ON s.store = w.store "
-                "WHERE c.bucket >= %(lo)s AND c.bucket < %(hi)s AND c.direction <> 'uturn' "
-                "AND (cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances)) "
+                f"WHERE c.bucket >= %(lo)s AND c.bucket < %(hi)s AND c.direction <> 'uturn' AND {_AT_ENTRANCES} "
                 "GROUP BY 1, 2, 3",
                 {"stores": part, "t0": t0, "t1": t1, "lo": min(t0), "hi": max(t1)},
             ).fetchall()
@@ -117,8 +118,7 @@ class Chain:
         rollup (each store's days are its own local calendar days)."""
         return con.execute(
             "SELECT c.store, 0, c.direction, sum(c.n)::bigint FROM counts_1d c JOIN stores s ON s.store = c.store "
-            "WHERE c.day >= %s AND c.day < %s AND c.direction <> 'uturn' "
-            "AND (cardinality(s.entrances) = 0 OR c.camera || '/' || c.line = ANY(s.entrances)) "
+            f"WHERE c.day >= %s AND c.day < %s AND c.direction <> 'uturn' AND {_AT_ENTRANCES} "
             "GROUP BY 1, 2, 3",
             (start, start + timedelta(days=days)),
         ).fetchall()

@@ -54,10 +54,16 @@ class Settings:
 @dataclass
 class Context:
     settings: Settings
+    local: Store | None = None  # the one store of a device dashboard, made once (its reader caches what it learns)
 
     @classmethod
     def of(cls, settings: Settings) -> Context:
-        return cls(settings)
+        if settings.central is not None:
+            return cls(settings)
+        assert settings.db is not None
+        reader = CountReader(settings.db)
+        s = settings
+        return cls(settings, Store(reader, s.tz, s.opening_hour, list(s.entrances), s.max_dwell_s))
 
     @property
     def is_chain(self) -> bool:
@@ -69,8 +75,8 @@ class Context:
         if s.central is None:
             if name:
                 raise QueryError(f"store={name!r}: this dashboard shows one store; leave store out")
-            assert s.db is not None
-            return Store(CountReader(s.db), s.tz, s.opening_hour, list(s.entrances), s.max_dwell_s)
+            assert self.local is not None
+            return self.local
         from footfall.central.db import Pool, get_store
         from footfall.central.reader import CentralReader
 
