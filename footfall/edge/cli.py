@@ -18,6 +18,7 @@ import click
 from footfall.common.config import ConfigError
 from footfall.common.lines import parse_line_arg
 from footfall.edge.config import EdgeConfig, load_config, validate_config
+from footfall.edge.tracking import TRACKERS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def _apply_overrides(data: dict[str, Any], **over: Any) -> dict[str, Any]:
 @click.option("--source", help="Quick run without a config: video file, stream URL or USB index.")
 @click.option("--line", "lines", multiple=True, metavar="NAME=x1,y1,x2,y2", help="Counting line (repeatable).")
 @click.option("--model", type=click.Path(path_type=Path), help="Detector weights (.onnx or .pt).")
-@click.option("--tracker", help="strongsort, bytetrack, ocsort or auto.")
+@click.option("--tracker", help=f"{', '.join(sorted(TRACKERS))} or auto.")
 @click.option("--reid-weights", type=click.Path(path_type=Path), help="OSNet ReID weights for StrongSORT.")
 @click.option("--uturn-window", type=float, help="Seconds within which a reversed crossing is a U-turn.")
 @click.option("--db", type=click.Path(path_type=Path), help="SQLite file (overrides storage.db).")

@@ -22,6 +22,7 @@ from footfall.edge.detectors import Detector
 from footfall.edge.model_watch import ClassesChanged
 from footfall.edge.sources import Frame, source_kind
 from footfall.edge.store import CountStore
+from footfall.edge.tracking import TrackerStateError
 from footfall.edge.types import CrossingEvent, CrossingKey, Detections, Tracks
 
 log = logging.getLogger(__name__)
@@ -171,13 +172,17 @@ def run_camera(
     source.start_ts = state.started_ts
     skip = state.next_frame if source.kind == "file" else 0
     if skip and state.tracker_state and state.counter_state:
+        fresh = counter.get_state(), tracker.get_state()
         try:
             counter.set_state(state.counter_state)
             tracker.set_state(state.tracker_state)
             log.info("camera %s: resuming session %s at frame %d", camera, session, skip)
-        except CounterStateError as exc:
-            # a checkpoint of an older version (a pickled counter): never unpickled; the file is
-            # counted again from its start and the stored crossings deduplicate the replay
+        except (CounterStateError, TrackerStateError) as exc:
+            # a checkpoint of an older version (a pickled counter, boxmot's tracker): never
+            # unpickled; the file is counted again from its start, by a counter and tracker that
+            # start afresh, and the stored crossings deduplicate the replay
+            counter.set_state(fresh[0])
+            tracker.set_state(fresh[1])
             log.warning(
                 "camera %s: checkpoint of session %s not resumable (%s); counting from frame 0", camera, session, exc
             )

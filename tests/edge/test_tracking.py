@@ -52,7 +52,9 @@ def test_state_hand_over_continues_identically(name: str, clip: list, osnet_onnx
 
 
 def test_unknown_tracker_lists_the_available_ones() -> None:
-    with pytest.raises(ValueError, match=r"Unknown tracker 'sort'\. Available: bytetrack, ocsort, strongsort"):
+    with pytest.raises(
+        ValueError, match=r"Unknown tracker 'sort'\. Available: boxmot-bytetrack, bytetrack, ocsort, strongsort"
+    ):
         create_tracker("sort")
 
 

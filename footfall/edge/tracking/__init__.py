@@ -1,6 +1,8 @@
 """Multi-object trackers behind one protocol, chosen by name from an explicit registry.
 
-Only ``edge.tracking.boxmot_backend`` imports boxmot. Each tracker's defaults live next to it in
+ByteTrack, the CPU default, is this package's own NumPy code (``edge.tracking.bytetrack``: boxmot's
+algorithm, without the torch that importing boxmot loads). Only ``edge.tracking.boxmot_backend``
+imports boxmot, for the others. Each tracker's defaults live next to it in
 ``edge/tracking/<name>.yaml``; the config's ``tracker.params`` override them key by key.
 """
 
@@ -15,14 +17,22 @@ import yaml
 from footfall.edge.types import Detections, Tracks
 
 TRACKERS: dict[str, str] = {
-    # name → boxmot class; "needs_reid" trackers are the ones that use appearance embeddings.
+    # name → boxmot class ("" when footfall's own); "needs_reid" trackers use appearance embeddings.
     "strongsort": "StrongSort",
-    "bytetrack": "ByteTrack",
+    "bytetrack": "",
     "ocsort": "OcSort",
+    # boxmot's ByteTrack: the same tracks as "bytetrack" (tests/edge/test_bytetrack.py), with torch
+    # loaded; kept as the reference the own implementation and bench/soak.py compare against
+    "boxmot-bytetrack": "ByteTrack",
 }
+_DEFAULTS_OF = {"boxmot-bytetrack": "bytetrack"}  # trackers that share another's packaged defaults
 NEEDS_REID = frozenset({"strongsort"})
 
 _DEFAULTS_DIR = Path(__file__).parent
+
+
+class TrackerStateError(ValueError):
+    """A saved tracker state this version cannot read (the caller starts the sequence again)."""
 
 
 @runtime_checkable
@@ -43,7 +53,7 @@ class Tracker(Protocol):
 def tracker_defaults(name: str) -> dict[str, Any]:
     """The packaged defaults of tracker ``name``."""
     check_tracker_name(name)
-    with open(_DEFAULTS_DIR / f"{name}.yaml") as fh:
+    with open(_DEFAULTS_DIR / f"{_DEFAULTS_OF.get(name, name)}.yaml") as fh:
         return dict(yaml.safe_load(fh) or {})
 
 
@@ -71,15 +81,21 @@ def create_tracker(
     merged.update(params or {})
     if name in NEEDS_REID and reid_weights is None:
         raise ValueError(f"tracker {name!r} needs tracker.reid_weights (a local OSNet .pt or .onnx file)")
-    from footfall.edge.tracking.boxmot_backend import BoxmotTracker
+    tracker: Tracker
+    if not TRACKERS[name]:
+        from footfall.edge.tracking.bytetrack import NumpyByteTrack
 
-    tracker: Tracker = BoxmotTracker(
-        name,
-        merged,
-        reid_weights=reid_weights if name in NEEDS_REID else None,
-        reid_cache_dir=reid_cache_dir,
-        threads=threads,
-    )
+        tracker = NumpyByteTrack(merged)
+    else:
+        from footfall.edge.tracking.boxmot_backend import BoxmotTracker
+
+        tracker = BoxmotTracker(
+            name,
+            merged,
+            reid_weights=reid_weights if name in NEEDS_REID else None,
+            reid_cache_dir=reid_cache_dir,
+            threads=threads,
+        )
     if stitch_max_gap_frames > 0:
         from footfall.edge.tracking.stitching import StitchedTracker, TrackletStitcher
 
