@@ -45,25 +45,33 @@ install_locked "$TRAIN_VENV" requirements/train.lock
 LS_VENV=.venv-labelstudio
 install_locked "$LS_VENV" requirements/labelstudio.lock
 
+# apt_install WHY PACKAGE...: Debian packages some tests need, installed when missing.
+apt_install() {
+  local why="$1"; shift
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q "$@" >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "$@" >/dev/null; } \
+    || echo "setup: could not install $*; $why" >&2
+}
+
 # Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium; it never
 # downloads a browser of its own).
-if ! command -v chromium >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; } \
-    || echo "setup: could not install Debian's chromium; the dashboard browser tests need /usr/bin/chromium" >&2
-fi
+command -v chromium >/dev/null 2>&1 \
+  || apt_install "the dashboard browser tests need /usr/bin/chromium" chromium
 
 # Debian's PostgreSQL server binaries for the chain's central store: the tests and benchmarks start
 # private servers of their own (footfall.central.pgserver); no cluster is created or started here.
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q postgresql >/dev/null 2>&1 \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q postgresql >/dev/null; } \
-    || echo "setup: could not install Debian's postgresql; the central store tests need /usr/lib/postgresql/*/bin" >&2
-fi
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+  || apt_install "the central store tests need /usr/lib/postgresql/*/bin" postgresql
+
+# GStreamer's RTSP server, run by the system Python (python3-gi), for the tests and benchmarks that
+# serve the sample videos as live H.264 camera streams (tests/rtsp_server.py).
+/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" \
+  >/dev/null 2>&1 && gst-inspect-1.0 x264enc >/dev/null 2>&1 \
+  || apt_install "the RTSP camera tests need GStreamer's RTSP server" --no-install-recommends python3-gi \
+    gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+    gstreamer1.0-tools
 
 mkdir -p models
 if [ ! -f models/yolov5n.onnx ]; then

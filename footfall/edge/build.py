@@ -52,6 +52,7 @@ def build_source(cfg: EdgeConfig, cam: CameraConfig, stop: threading.Event | Non
         backoff_initial_s=cfg.watchdog.reconnect_initial_s,
         backoff_max_s=cfg.watchdog.reconnect_max_s,
         stop=stop,
+        frame_size=cam.frame_size,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from footfall.common.chain import MAX_BATCH
 from footfall.common.classes import PRODUCT_CLASSES
@@ -41,6 +41,11 @@ class CameraConfig(Section):
         "minus its duration, i.e. when the recording started).",
     )
     enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
+    frame_size: tuple[PositiveInt, PositiveInt] | None = Field(
+        None,
+        description="[width, height] of the picture the lines are drawn on. Frames of another size (the camera's "
+        "stream profile changed) are scaled to it, so lines and counts carry on. Default: the first frame's size.",
+    )
 
     @model_validator(mode="after")
     def _unique_lines(self) -> CameraConfig:

@@ -192,6 +192,7 @@ def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after
             "alive": alive,
             "fps": round(s.fps, 2),
             "frames": s.frames,
+            "reconnects": s.reconnects,
             "seconds_since_frame": round(now - s.last_frame_wall, 1) if s.last_frame_wall else None,
             "model_version": s.model_version,
             "model_sha256": s.model_sha256,

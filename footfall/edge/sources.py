@@ -53,9 +53,12 @@ class VideoSource:
             default: the file's modification time minus its duration); live sources use the wall clock.
         backoff_initial_s / backoff_max_s: reconnect delays of a live source double from the first
             to the second.
-        read_timeout_s: a live source that yields no frame for this long is treated as dropped.
         stop: set to end the iteration, e.g. on shutdown, also while waiting to reconnect.
         on_reconnect: called after every successful reopen (for metrics).
+        frame_size: (width, height) of the picture the counting lines were drawn on. A camera whose
+            stream changes resolution (a profile changed on the camera, a reconnect to another
+            stream) still shows the same scene: its frames are scaled back to this size, so lines,
+            tracks and counts carry on. Default: the size of the first frame.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class VideoSource:
         stop: threading.Event | None = None,
         on_reconnect: Callable[[], None] | None = None,
         opener: Callable[[str], cv2.VideoCapture] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
         self.uri = uri
         self.shown = redact_url(uri)  # what logs and errors say: never the camera's password
@@ -78,6 +82,9 @@ class VideoSource:
         self.on_reconnect = on_reconnect
         self._open = opener or open_capture
         self.reconnects = 0
+        self.frame_size = frame_size
+        self.size_changes = 0  # times the decoded size changed while running (each logged)
+        self._decoded_size: tuple[int, int] | None = None
         self.fps = 0.0
         self.frame_count = 0
         if self.kind == "file" and not Path(uri).is_file():
@@ -118,7 +125,13 @@ class VideoSource:
                         return
                     index += 1
                     continue
+                began = time.monotonic()
                 ok, image = cap.read()
+                if ok and self.kind == "stream" and time.monotonic() - began >= 0.9 * READ_TIMEOUT_S:
+                    # FFmpeg gives up waiting after the read timeout but reports success (the last
+                    # picture again): a stalled camera whose connection is still open
+                    log.warning("source %s stalled: no frame for %.0f s", self.shown, time.monotonic() - began)
+                    ok = False
                 if not ok or image is None:
                     if self.kind == "file":
                         # the end, or a read error before it (a file on a network share, a disk hiccup):
@@ -146,10 +159,29 @@ class VideoSource:
                     cap = reopened
                     continue
                 ts = self.start_ts + index / fps if self.kind == "file" else time.time()
-                yield Frame(index, ts, image)
+                yield Frame(index, ts, self._to_frame_size(image))
                 index += 1
         finally:
             cap.release()
+
+    def _to_frame_size(self, image: np.ndarray) -> np.ndarray:
+        """``image`` at ``frame_size`` (fixed by the first frame when not configured)."""
+        decoded = (image.shape[1], image.shape[0])
+        if self.frame_size is None:
+            self.frame_size = decoded
+        if decoded != self._decoded_size:
+            if self._decoded_size is not None or decoded != self.frame_size:
+                self.size_changes += self._decoded_size is not None
+                log.warning(
+                    "source %s: frames are %dx%d; %s to the %dx%d the counting lines are drawn on%s",
+                    self.shown, *decoded, "scaled" if decoded != self.frame_size else "back",
+                    *self.frame_size,
+                    "" if _same_aspect(decoded, self.frame_size) else " (another aspect ratio: check the lines)",
+                )  # fmt: skip
+            self._decoded_size = decoded
+        if decoded == self.frame_size:
+            return image
+        return cv2.resize(image, self.frame_size, interpolation=cv2.INTER_AREA)
 
     def _short_of_the_end(self, index: int) -> bool:
         """Whether frame ``index`` should exist: the container says it has more frames (its count may be an
@@ -190,6 +222,11 @@ class VideoSource:
         return None
 
 
+def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * a[0] * b[1]
+
+
+READ_TIMEOUT_S = 5.0  # a stream that sends no frame for this long is reconnected
 FILE_READ_RETRIES = 3  # reopenings of a video file that failed to read a frame before its end
 
 
@@ -199,6 +236,7 @@ def open_capture(uri: str) -> cv2.VideoCapture:
         return cv2.VideoCapture(int(uri))
     if source_kind(uri) == "stream":
         # bounded open/read timeouts, or a dead RTSP server blocks the worker forever
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+        timeout_ms = int(READ_TIMEOUT_S * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
         return cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
     return cv2.VideoCapture(uri)
