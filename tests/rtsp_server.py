@@ -29,7 +29,8 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 PIPELINE = (
     # a live camera: frames not taken while the client sets up are dropped, not sent later in a burst
-    "appsrc name=src is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream ! videoconvert ! video/x-raw,format=I420 ! "
+    "appsrc name=src is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream ! "
+    "videoconvert ! video/x-raw,format=I420 ! "
     "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0 threads=1 ! "
     "rtph264pay name=pay0 pt=96 config-interval=1"
 )
