@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from footfall.edge.config import CameraConfig, EdgeConfig
+from footfall.edge.config import CameraConfig, EdgeConfig, IdleConfig
 from footfall.edge.counting import CrossingCounter
 from footfall.edge.detectors import Detector, create_detector
+from footfall.edge.rate import DetectionRate
 from footfall.edge.sources import VideoSource
 from footfall.edge.tracking import Tracker, create_tracker
 
@@ -26,6 +27,7 @@ class CameraPipeline:
     tracker: Tracker
     counter: CrossingCounter
     source: VideoSource
+    rate: DetectionRate = field(default_factory=lambda: DetectionRate(IdleConfig()))
 
 
 def build_tracker(cfg: EdgeConfig) -> Tracker:
@@ -66,4 +68,5 @@ def build_camera(
         tracker=build_tracker(cfg),
         counter=build_counter(cfg, cam, detector.class_names),
         source=build_source(cfg, cam, stop),
+        rate=DetectionRate(cfg.idle),
     )

@@ -285,6 +285,22 @@ class WatchdogConfig(Section):
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest reconnect delay of a stream.")
 
 
+class IdleConfig(Section):
+    """How often the detector runs while nobody is in view (the rest of the time: every frame)."""
+
+    after_s: float = Field(
+        2.0, ge=0, le=600, description="Nobody detected or tracked for this long: the scene is empty."
+    )
+    detect_every_s: float = Field(
+        0.4,
+        ge=0,
+        le=5,
+        description="While the scene is empty the detector runs this often (the frames between are decoded, "
+        "and tracker and counter move on with no detections); the first detection brings back every frame. "
+        "0 = detect every frame always.",
+    )
+
+
 class EdgeConfig(Section):
     cameras: Annotated[list[CameraConfig], Field(min_length=1, description="Cameras of this device.")]
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
@@ -293,6 +309,7 @@ class EdgeConfig(Section):
     storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
     metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig())
     watchdog: WatchdogConfig = Field(default_factory=lambda: WatchdogConfig())
+    idle: IdleConfig = Field(default_factory=lambda: IdleConfig())
     capture: CaptureConfig = Field(default_factory=lambda: CaptureConfig())
     dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig())
     central: CentralConfig = Field(default_factory=lambda: CentralConfig())

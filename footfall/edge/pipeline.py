@@ -162,6 +162,7 @@ def run_camera(
     there, so the final counts equal those of an uninterrupted run.
     """
     detector, tracker, counter, source = pipeline.detector, pipeline.tracker, pipeline.counter, pipeline.source
+    rate = pipeline.rate
     stop = stop or threading.Event()
     stats = stats or CameraStats(camera)
     stats.model_version, stats.model_sha256 = detector.model_version, detector.sha256
@@ -210,8 +211,11 @@ def run_camera(
         if new is not None:
             detector = new  # between two frames: tracks, counts and pending U-turns carry on
             stats.model_version, stats.model_sha256 = detector.model_version, detector.sha256
-        detections = detector.detect(frame.image)
+        # an empty scene is detected only a few times a second (edge.rate); between, nobody is there
+        due = rate.due(frame.ts)
+        detections = detector.detect(frame.image) if due else Detections.empty(len(detector.class_names))
         tracks = tracker.update(detections, frame.image)
+        rate.saw(frame.ts, len(detections) > 0 or len(tracks) > 0)
         events = counter.update(tracks, frame.ts, frame.index, detections, frame.image.shape[:2])
         if on_tracks:
             on_tracks(frame, detections, tracks)

@@ -1,0 +1,85 @@
+"""The detector's rate: every frame while anyone is in view, a few times a second in an empty scene."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from footfall.edge.build import build_camera
+from footfall.edge.config import CameraConfig, IdleConfig, load_config
+from footfall.edge.pipeline import run_camera
+from footfall.edge.rate import DetectionRate
+from footfall.edge.store import CountStore
+from tests.conftest import ONE_BY_ONE, ROOT
+
+
+def _run(rate: DetectionRate, frames: list[tuple[float, bool]]) -> list[bool]:
+    out = []
+    for ts, anyone in frames:
+        out.append(rate.due(ts))
+        rate.saw(ts, anyone and out[-1])
+    return out
+
+
+def test_every_frame_while_busy_then_a_few_a_second() -> None:
+    rate = DetectionRate(IdleConfig(after_s=1.0, detect_every_s=0.5))
+    # 10 fps: someone in view for 1 s, then nobody for 3 s
+    frames = [(i / 10, i < 10) for i in range(40)]
+    ran = _run(rate, frames)
+    assert all(ran[:20]), "busy, and for after_s once nobody is seen"
+    idle = [i for i, r in enumerate(ran[20:], 20) if r]
+    assert len(idle) in (3, 4) and all(b - a in (5, 6) for a, b in zip(idle, idle[1:], strict=False)), idle
+    assert rate.skipped == 40 - sum(ran)
+
+
+def test_the_first_detection_brings_back_every_frame() -> None:
+    rate = DetectionRate(IdleConfig(after_s=0.5, detect_every_s=1.0))
+    ran = _run(rate, [(i / 10, False) for i in range(30)])
+    assert sum(ran[10:]) <= 3, "empty: about once a second"
+    # someone appears at 3.0 s: seen on the next sampled frame, then every frame
+    ran = _run(rate, [(3 + i / 10, True) for i in range(20)])
+    first = ran.index(True)
+    assert first <= 10 and all(ran[first:])
+
+
+def test_zero_means_every_frame() -> None:
+    rate = DetectionRate(IdleConfig(detect_every_s=0))
+    assert all(_run(rate, [(i / 10, False) for i in range(50)]))
+
+
+def _counts(cam: CameraConfig, idle: IdleConfig, model: Path) -> tuple[list, DetectionRate]:
+    cfg = load_config(ROOT / "configs" / "sample.yaml")
+    cfg = cfg.model_copy(update={"idle": idle, "model": cfg.model.model_copy(update={"path": model})})
+    parts = build_camera(cfg, cam)
+    with tempfile.TemporaryDirectory() as tmp, CountStore(Path(tmp) / "c.db") as store:
+        run_camera(parts, camera=cam.name, session="s", store=store)
+        events = store.events("s")
+    return events, parts.rate
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("video", ["pets", "indoor"])
+def test_the_idle_rate_changes_no_crossing_on_the_sample_videos(video: str, yolov5n_onnx: Path) -> None:
+    if video == "pets":
+        cam = load_config(ROOT / "configs" / "sample.yaml").cameras[0]
+    else:  # the held-out scene: six people one at a time, with empty spells between them
+        cam = CameraConfig.model_validate(
+            {
+                "name": "shop",
+                "source": str(ONE_BY_ONE),
+                "lines": [
+                    {"name": "entrance", "points": [[200, 415], [600, 415]]},
+                    {"name": "exit", "points": [[600, 200], [600, 432]]},
+                ],
+            }
+        )
+    every_frame, _ = _counts(cam, IdleConfig(detect_every_s=0), yolov5n_onnx)
+    idle, rate = _counts(cam, IdleConfig(), yolov5n_onnx)
+    assert idle == every_frame
+    assert len(every_frame) >= 12
+    if video == "indoor":
+        assert rate.skipped > 100, "the scene empties between people: frames were left undetected"
+    else:
+        assert rate.skipped == 0, "the plaza is never empty"
