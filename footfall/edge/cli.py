@@ -379,6 +379,31 @@ def export_onnx_cmd(weights: Path, out: Path, opset: int) -> None:
     click.echo(f"wrote {out}")
 
 
+@edge.command("quantize")
+@click.option(
+    "--model", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True, help="FP32 .onnx."
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Destination INT8 .onnx file.")
+@click.option(
+    "--calibration",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The store's own frames: a folder of images (e.g. the capture spool) or a video file.",
+)
+@click.option("--frames", default=40, show_default=True, help="Calibration frames taken, spread evenly.")
+@click.option("--input-size", default=480, show_default=True, help="model.input_size the devices run.")
+def quantize_cmd(model: Path, out: Path, calibration: Path, frames: int, input_size: int) -> None:
+    """Write an INT8 model for CPUs, calibrated on a store's frames (its detection head stays FP32)."""
+    from footfall.edge.detectors.quantize import calibration_frames, quantize_int8
+
+    try:
+        images = calibration_frames(calibration, frames)
+        quantize_int8(model, out, images, input_size=input_size)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out} (INT8, calibrated on {len(images)} frames of {calibration})")
+
+
 @edge.command("export-reid")
 @click.option("--weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)

@@ -193,6 +193,11 @@ def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after
             "fps": round(s.fps, 2),
             "frames": s.frames,
             "reconnects": s.reconnects,
+            "dropped_frames": s.dropped_frames,
+            "latency_ms": None
+            if s.latency_p50_s is None
+            else {"p50": round(1000 * s.latency_p50_s, 1), "p95": round(1000 * (s.latency_p95_s or 0.0), 1)},
+            "detector_share": round(s.detector_share, 3),
             "seconds_since_frame": round(now - s.last_frame_wall, 1) if s.last_frame_wall else None,
             "model_version": s.model_version,
             "model_sha256": s.model_sha256,

@@ -12,9 +12,12 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from footfall.edge.build import CameraPipeline
 from footfall.edge.counting import CounterStateError
@@ -41,6 +44,10 @@ class CameraStats:
     model_version: str = ""
     model_sha256: str = ""
     last_frame_wall: float = 0.0
+    # live sources: seconds from a frame's arrival to the end of its counting, over recent frames
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    detector_share: float = 1.0  # share of recent frames the detector ran on (edge.rate)
 
     def add(self, events: list[CrossingEvent]) -> None:
         for e in events:
@@ -200,6 +207,8 @@ def run_camera(
     next_frame = skip
     ema_dt = 0.0
     tick = time.perf_counter()
+    latencies: deque[float] = deque(maxlen=256)
+    recent_due: deque[bool] = deque(maxlen=256)
     finished = False
     restart = False
     for frame in frames:
@@ -235,6 +244,13 @@ def run_camera(
         ema_dt = dt if ema_dt == 0 else 0.9 * ema_dt + 0.1 * dt
         stats.frames += 1
         stats.fps = 1.0 / ema_dt if ema_dt > 0 else 0.0
+        recent_due.append(due)
+        if source.kind != "file":
+            latencies.append(time.time() - frame.ts)
+        if stats.frames % 16 == 0:
+            stats.detector_share = sum(recent_due) / len(recent_due)
+            if latencies:
+                stats.latency_p50_s, stats.latency_p95_s = (float(q) for q in np.quantile(latencies, [0.5, 0.95]))
         stats.reconnects = source.reconnects
         stats.last_frame_wall = time.time()
         if on_progress:

@@ -1,0 +1,173 @@
+"""A store's cameras on one device: 1, 2, 4 and 8 live H.264 RTSP streams into one `footfall edge run`.
+
+Usage: python bench/store_scale.py [--cameras 1,2,4,8] [--fps 12] [--seconds 30] [--warmup 15] [--json OUT]
+
+Every camera is its own real-time RTSP stream from a real GStreamer RTSP server (tests/rtsp_server.py)
+playing vtest.avi (PETS, a busy plaza) in a loop. Two designs run in the same session, on the same streams:
+
+  footfall   the device as it is: NumPy ByteTrack (no torch in a camera process), idle detector rate;
+  before     the design before issue #22: boxmot's ByteTrack in each camera process (torch loaded),
+             the detector on every frame.
+
+Both are one process per camera with an FP32 ONNX detector each. Per design and camera count it
+prints per-camera frames per second delivered (counted, not dropped), end-to-end latency (frame read
+→ counted; p50/p95 from /health), CPU (% of one core) and memory (RSS, PSS) per camera process, and
+the RTSP server's own CPU (it shares the two cores). Then the empty-scene cost: one camera on an empty
+indoor scene against the same camera on the busy one, CPU per camera, for both designs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import free_port  # noqa: E402
+from tests.rtsp import RtspServer, write_clip  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+BUSY = DATA / "videos" / "vtest.avi"
+EMPTY = DATA / "videos" / "one-by-one-person-detection.mp4"  # frames 0–62: nobody in the room
+MODEL = ROOT / "models" / "yolov5n.onnx"
+DESIGNS = {
+    "footfall": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},
+    "before": {"tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50}, "idle": {"detect_every_s": 0}},
+}
+MB = 1024 * 1024
+
+
+def health(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+        return json.load(resp)
+
+
+def run(design: str, urls: list[str], work: Path, warmup: float, seconds: float, server: psutil.Process) -> dict:
+    port = free_port()
+    cfg = {
+        "cameras": [
+            {"name": f"cam{i}", "source": url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
+            for i, url in enumerate(urls)
+        ],
+        "model": {"path": str(MODEL), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480},
+        "storage": {"db": str(work / f"{design}-{len(urls)}.db")},
+        "metrics": {"port": port},
+        **DESIGNS[design],
+    }
+    path = work / f"{design}-{len(urls)}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "footfall.cli", "edge", "run", "--config", str(path), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 120
+        while True:  # every camera delivering
+            try:
+                cams = health(port)["cameras"]
+                if len(cams) == len(urls) and all(c["frames"] > 0 for c in cams.values()):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{design}: cameras did not start")
+            time.sleep(1)
+        time.sleep(warmup)
+        workers = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        cpu0 = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+        server0 = sum(server.cpu_times()[:2])
+        h0, t0 = health(port)["cameras"], time.monotonic()
+        time.sleep(seconds)
+        h1, dt = health(port)["cameras"], time.monotonic() - t0
+        cpu = [100 * (sum(w.cpu_times()[:2]) - cpu0[w.pid]) / dt for w in workers]
+        mem = [w.memory_full_info() for w in workers]
+        server_cpu = 100 * (sum(server.cpu_times()[:2]) - server0) / dt
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    fps = [(h1[c]["frames"] - h0[c]["frames"]) / dt for c in h1]
+    lat = [h1[c]["latency_ms"] for c in h1 if h1[c]["latency_ms"]]
+    return {
+        "design": design,
+        "cameras": len(urls),
+        "fps_per_camera_min": round(min(fps), 1),
+        "fps_per_camera_mean": round(statistics.mean(fps), 1),
+        "latency_p50_ms": round(statistics.median(x["p50"] for x in lat), 1) if lat else None,
+        "latency_p95_ms": round(max(x["p95"] for x in lat), 1) if lat else None,
+        "cpu_pct_per_camera": round(statistics.mean(cpu), 1),
+        "rss_mb_per_camera": round(statistics.mean(m.rss for m in mem) / MB, 1),
+        "pss_mb_per_camera": round(statistics.mean(getattr(m, "pss", m.rss) for m in mem) / MB, 1),
+        "detector_share": round(statistics.mean(h1[c]["detector_share"] for c in h1), 3),
+        "server_cpu_pct": round(server_cpu, 1),
+    }
+
+
+def line(r: dict) -> str:
+    return (
+        f"{r['design']:9s} {r['cameras']} cam | fps/cam {r['fps_per_camera_mean']:5.1f} "
+        f"(min {r['fps_per_camera_min']:5.1f}) | latency p50 {r['latency_p50_ms']} ms p95 {r['latency_p95_ms']} ms"
+        f" | CPU/cam {r['cpu_pct_per_camera']:5.1f} %"
+        f" | RSS/cam {r['rss_mb_per_camera']:5.0f} MB PSS/cam {r['pss_mb_per_camera']:5.0f} MB"
+        f" | detector on {100 * r['detector_share']:.0f} % of frames | RTSP server CPU {r['server_cpu_pct']:.0f} %"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cameras", default="1,2,4,8")
+    ap.add_argument("--fps", type=int, default=12, help="frame rate of every stream")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=15.0)
+    ap.add_argument("--designs", default="footfall,before")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    counts = [int(n) for n in args.cameras.split(",")]
+    designs = args.designs.split(",")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="footfall-scale-") as tmp:
+        work = Path(tmp)
+        busy = write_clip(BUSY, work, 0, 300)
+        empty = write_clip(EMPTY, work, 0, 60, (480, 360))  # the busy clip's size: the same decode work
+        mounts = {f"cam{i}": [busy] for i in range(max(counts))} | {"empty": [empty]}
+        with RtspServer(work, mounts, fps=args.fps) as server:
+            assert server.proc is not None
+            srv = psutil.Process(server.proc.pid)
+            for n in counts:
+                for design in designs:
+                    r = run(design, [server.url(f"cam{i}") for i in range(n)], work, args.warmup, args.seconds, srv)
+                    results.append(r)
+                    print(line(r), flush=True)
+                by = {r["design"]: r for r in results if r["cameras"] == n}
+                if len(by) == 2:
+                    a, b = by[designs[0]], by[designs[1]]
+                    fps, cpu = (a[k] / b[k] for k in ("fps_per_camera_mean", "cpu_pct_per_camera"))
+                    rss = a["rss_mb_per_camera"] / b["rss_mb_per_camera"]
+                    print(
+                        f"  ratio {designs[0]}/{designs[1]} at {n} cameras: fps {fps:.2f}, CPU {cpu:.2f}, RSS {rss:.2f}"
+                    )
+            for design in designs:
+                e = run(design, [server.url("empty")], work, args.warmup, args.seconds, srv)
+                e["scene"] = "empty"
+                results.append(e)
+                b = next(r for r in results if r["design"] == design and r["cameras"] == 1 and "scene" not in r)
+                print(line(e) + " [empty scene]", flush=True)
+                print(
+                    f"  empty / busy CPU per camera ({design}): {e['cpu_pct_per_camera'] / b['cpu_pct_per_camera']:.2f}"
+                )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
