@@ -21,6 +21,12 @@ DATA = Path(os.environ.get("FOOTFALL_DATA", ROOT.parent / "shared" / "data")).re
 VTEST = DATA / "videos" / "vtest.avi"
 ONE_BY_ONE = DATA / "videos" / "one-by-one-person-detection.mp4"
 PETS_GT = DATA / "mot" / "PETS09-S2L1" / "gt" / "gt.txt"
+# The held-out indoor scene (docs/experiments.md): six people one at a time, in at the bottom edge,
+# out at the right; truth read off the video, nothing tuned on it.
+HELD_OUT_LINES = [
+    {"name": "entrance", "points": [[200, 415], [600, 415]]},
+    {"name": "exit", "points": [[600, 200], [600, 432]]},
+]
 YOLOV5N_PT = DATA / "weights" / "yolov5n.pt"
 OSNET_PT = DATA / "reid" / "osnet_x0_25_msmt17.pt"
 

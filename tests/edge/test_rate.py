@@ -13,7 +13,7 @@ from footfall.edge.config import CameraConfig, IdleConfig, load_config
 from footfall.edge.pipeline import run_camera
 from footfall.edge.rate import DetectionRate
 from footfall.edge.store import CountStore
-from tests.conftest import ONE_BY_ONE, ROOT
+from tests.conftest import HELD_OUT_LINES, ONE_BY_ONE, ROOT
 
 
 def _run(rate: DetectionRate, frames: list[tuple[float, bool]]) -> list[bool]:
@@ -66,16 +66,7 @@ def test_the_idle_rate_changes_no_crossing_on_the_sample_videos(video: str, yolo
     if video == "pets":
         cam = load_config(ROOT / "configs" / "sample.yaml").cameras[0]
     else:  # the held-out scene: six people one at a time, with empty spells between them
-        cam = CameraConfig.model_validate(
-            {
-                "name": "shop",
-                "source": str(ONE_BY_ONE),
-                "lines": [
-                    {"name": "entrance", "points": [[200, 415], [600, 415]]},
-                    {"name": "exit", "points": [[600, 200], [600, 432]]},
-                ],
-            }
-        )
+        cam = CameraConfig.model_validate({"name": "shop", "source": str(ONE_BY_ONE), "lines": HELD_OUT_LINES})
     every_frame, _ = _counts(cam, IdleConfig(detect_every_s=0), yolov5n_onnx)
     idle, rate = _counts(cam, IdleConfig(), yolov5n_onnx)
     assert idle == every_frame

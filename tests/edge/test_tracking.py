@@ -109,19 +109,10 @@ def test_sample_settings_count_a_held_out_indoor_scene(yolov5n_onnx: Path, tmp_p
     from footfall.edge.config import CameraConfig, load_config
     from footfall.edge.pipeline import run_camera
     from footfall.edge.store import CountStore
-    from tests.conftest import ONE_BY_ONE
+    from tests.conftest import HELD_OUT_LINES, ONE_BY_ONE
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "sample.yaml")
-    cam = CameraConfig.model_validate(
-        {
-            "name": "shop",
-            "source": str(ONE_BY_ONE),
-            "lines": [
-                {"name": "entrance", "points": [[200, 415], [600, 415]]},
-                {"name": "exit", "points": [[600, 200], [600, 432]]},
-            ],
-        }
-    )
+    cam = CameraConfig.model_validate({"name": "shop", "source": str(ONE_BY_ONE), "lines": HELD_OUT_LINES})
     cfg = cfg.model_copy(
         update={
             "model": cfg.model.model_copy(update={"path": yolov5n_onnx}),
