@@ -6,6 +6,7 @@ Every camera is its own real-time RTSP stream from a real GStreamer RTSP server 
 playing vtest.avi (PETS, a busy plaza) in a loop. Two designs run in the same session, on the same streams:
 
   footfall   the device as it is: NumPy ByteTrack (no torch in a camera process), idle detector rate;
+  int8       the same with the INT8 model `footfall edge quantize` writes (calibrated on 40 PETS frames);
   before     the design before issue #22: boxmot's ByteTrack in each camera process (torch loaded),
              the detector on every frame.
 
@@ -44,6 +45,7 @@ EMPTY = DATA / "videos" / "one-by-one-person-detection.mp4"  # frames 0–62: no
 MODEL = ROOT / "models" / "yolov5n.onnx"
 DESIGNS = {
     "footfall": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},
+    "int8": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},  # + the INT8 model (main)
     "before": {"tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50}, "idle": {"detect_every_s": 0}},
 }
 MB = 1024 * 1024
@@ -54,14 +56,16 @@ def health(port: int) -> dict[str, Any]:
         return json.load(resp)
 
 
-def run(design: str, urls: list[str], work: Path, warmup: float, seconds: float, server: psutil.Process) -> dict:
+def run(
+    design: str, urls: list[str], work: Path, warmup: float, seconds: float, server: psutil.Process, model: Path
+) -> dict:
     port = free_port()
     cfg = {
         "cameras": [
             {"name": f"cam{i}", "source": url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
             for i, url in enumerate(urls)
         ],
-        "model": {"path": str(MODEL), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480},
+        "model": {"path": str(model), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480},
         "storage": {"db": str(work / f"{design}-{len(urls)}.db")},
         "metrics": {"port": port},
         **DESIGNS[design],
@@ -129,7 +133,7 @@ def main() -> None:
     ap.add_argument("--fps", type=int, default=12, help="frame rate of every stream")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=15.0)
-    ap.add_argument("--designs", default="footfall,before")
+    ap.add_argument("--designs", default="footfall,int8,before", help="the last is the baseline of the ratios")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     counts = [int(n) for n in args.cameras.split(",")]
@@ -138,6 +142,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="footfall-scale-") as tmp:
         work = Path(tmp)
         busy = write_clip(BUSY, work, 0, 300)
+        models = {d: MODEL for d in designs}
+        if "int8" in designs:
+            from footfall.edge.detectors.quantize import calibration_frames, quantize_int8
+
+            frames = calibration_frames(BUSY, 40)
+            models["int8"] = quantize_int8(MODEL, work / "int8.onnx", frames, input_size=480)
         empty = write_clip(EMPTY, work, 0, 60, (480, 360))  # the busy clip's size: the same decode work
         mounts = {f"cam{i}": [busy] for i in range(max(counts))} | {"empty": [empty]}
         with RtspServer(work, mounts, fps=args.fps) as server:
@@ -145,26 +155,26 @@ def main() -> None:
             srv = psutil.Process(server.proc.pid)
             for n in counts:
                 for design in designs:
-                    r = run(design, [server.url(f"cam{i}") for i in range(n)], work, args.warmup, args.seconds, srv)
+                    urls = [server.url(f"cam{i}") for i in range(n)]
+                    r = run(design, urls, work, args.warmup, args.seconds, srv, models[design])
                     results.append(r)
                     print(line(r), flush=True)
                 by = {r["design"]: r for r in results if r["cameras"] == n}
-                if len(by) == 2:
-                    a, b = by[designs[0]], by[designs[1]]
-                    fps, cpu = (a[k] / b[k] for k in ("fps_per_camera_mean", "cpu_pct_per_camera"))
-                    rss = a["rss_mb_per_camera"] / b["rss_mb_per_camera"]
-                    print(
-                        f"  ratio {designs[0]}/{designs[1]} at {n} cameras: fps {fps:.2f}, CPU {cpu:.2f}, RSS {rss:.2f}"
+                base = by[designs[-1]]
+                for d in designs[:-1]:
+                    fps, cpu, rss = (
+                        by[d][k] / base[k] for k in ("fps_per_camera_mean", "cpu_pct_per_camera", "rss_mb_per_camera")
                     )
+                    print(f"  ratio {d}/{designs[-1]} at {n} cameras: fps {fps:.2f}, CPU {cpu:.2f}, RSS {rss:.2f}")
             for design in designs:
-                e = run(design, [server.url("empty")], work, args.warmup, args.seconds, srv)
+                e = run(design, [server.url("empty")], work, args.warmup, args.seconds, srv, models[design])
                 e["scene"] = "empty"
                 results.append(e)
-                b = next(r for r in results if r["design"] == design and r["cameras"] == 1 and "scene" not in r)
                 print(line(e) + " [empty scene]", flush=True)
-                print(
-                    f"  empty / busy CPU per camera ({design}): {e['cpu_pct_per_camera'] / b['cpu_pct_per_camera']:.2f}"
-                )
+                busy1 = [r for r in results if r["design"] == design and r["cameras"] == 1 and "scene" not in r]
+                if busy1:
+                    ratio = e["cpu_pct_per_camera"] / busy1[0]["cpu_pct_per_camera"]
+                    print(f"  empty / busy CPU per camera ({design}): {ratio:.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
