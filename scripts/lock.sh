@@ -53,6 +53,13 @@ scratch edge
 "$WORK/edge/bin/pip" install -q --no-deps label-studio-sdk==2.1.2
 freeze_and_hash edge "$OUT/edge.lock"
 
+# A store's device (what the Ansible role installs from a wheelhouse, scripts/wheelhouse.sh): the
+# counter, capture sync, shipping and the store's dashboard, with footfall's own ByteTrack and no
+# torch; every version as in .venv, where it is tested (a subset of edge.lock)
+scratch device
+"$WORK/device/bin/pip" install -q -c "$WORK/edge.txt" ".[registry,dashboard]" setuptools  # (the venv's own setuptools too)
+freeze_and_hash device "$OUT/device.lock"
+
 # .venv-train: yolov5 7.0.14's train.py with the pins it needs
 scratch train
 "$WORK/train/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
@@ -64,4 +71,4 @@ scratch labelstudio
 "$WORK/labelstudio/bin/pip" install -q label-studio==1.23.2
 freeze_and_hash labelstudio "$OUT/labelstudio.lock"
 
-echo "lock: wrote $OUT/pip.lock $OUT/edge.lock $OUT/train.lock $OUT/labelstudio.lock"
+echo "lock: wrote $OUT/pip.lock $OUT/edge.lock $OUT/device.lock $OUT/train.lock $OUT/labelstudio.lock"

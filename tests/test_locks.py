@@ -45,7 +45,7 @@ def _satisfied(req: Requirement, pins: dict[str, tuple[str, list[str]]]) -> bool
     return pin is not None and req.specifier.contains(pin[0], prereleases=True)
 
 
-@pytest.mark.parametrize("lock", [*ENVS, "pip.lock"])
+@pytest.mark.parametrize("lock", [*ENVS, "pip.lock", "device.lock"])
 def test_every_pin_is_exact_and_hashed(lock: str) -> None:
     pins = parse_lock(LOCKS / lock)
     assert pins, f"{lock} is empty"
@@ -64,6 +64,20 @@ def test_the_edge_lock_satisfies_pyproject() -> None:
     assert not missing, (
         f"pyproject.toml asks for {missing}, which requirements/edge.lock does not satisfy: run scripts/lock.sh"
     )
+
+
+def test_the_device_lock_is_the_tested_versions_without_torch() -> None:
+    """What a store's device installs (scripts/wheelhouse.sh): .venv's versions, footfall's runtime, no torch."""
+    device, edge = parse_lock(LOCKS / "device.lock"), parse_lock(LOCKS / "edge.lock")
+    differ = {n: (v, edge.get(n, ("absent",))[0]) for n, (v, _) in device.items() if edge.get(n, ("",))[0] != v}
+    assert not differ, f"device.lock pins versions .venv does not test: {differ}; run scripts/lock.sh"
+    heavy = sorted(n for n in device if n in {"torch", "torchvision", "boxmot", "triton"} or n.startswith("nvidia-"))
+    assert not heavy, f"the device installs {heavy}: the default tracker needs none of them"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["registry"]]
+    declared += project["optional-dependencies"]["dashboard"]
+    missing = [r for r in map(Requirement, declared) if not _satisfied(r, device)]
+    assert not missing, f"device.lock does not satisfy {missing}: run scripts/lock.sh"
 
 
 def test_the_label_studio_client_gets_what_it_declares_but_headless_opencv() -> None:

@@ -45,6 +45,14 @@ class StatsCollector:
         reconnects = CounterMetricFamily("footfall_reconnects", "Stream reconnects", labels=["camera"])
         restarts = CounterMetricFamily("footfall_worker_restarts", "Camera worker restarts", labels=["camera"])
         up = GaugeMetricFamily("footfall_camera_up", "1 while the camera worker runs", labels=["camera"])
+        latency = GaugeMetricFamily(
+            "footfall_latency_seconds",
+            "Live frame arrival to counted, over recent frames",
+            labels=["camera", "quantile"],
+        )
+        share = GaugeMetricFamily(
+            "footfall_detector_share", "Share of recent frames the detector ran on (idle rate)", labels=["camera"]
+        )
         crossings = CounterMetricFamily(
             "footfall_crossings", "Counted crossings", labels=["camera", "line", "class", "direction"]
         )
@@ -55,9 +63,13 @@ class StatsCollector:
             reconnects.add_metric([cam], s.reconnects)
             restarts.add_metric([cam], n_restarts)
             up.add_metric([cam], 1.0 if alive else 0.0)
+            share.add_metric([cam], s.detector_share)
+            for q, v in (("0.5", s.latency_p50_s), ("0.95", s.latency_p95_s)):
+                if v is not None:
+                    latency.add_metric([cam, q], v)
             for (line, cls, direction), n in sorted(s.crossings.items()):
                 crossings.add_metric([cam, line, cls, direction.value], n)
-        yield from (frames, fps, dropped, reconnects, restarts, up, crossings)
+        yield from (frames, fps, dropped, reconnects, restarts, up, latency, share, crossings)
 
 
 def serve(

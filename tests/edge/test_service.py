@@ -91,8 +91,13 @@ def test_cameras_are_isolated_and_streams_reconnect(tmp_path: Path, short_clip: 
             assert 'footfall_reconnects_total{camera="live"}' in metrics
             assert 'footfall_worker_restarts_total{camera="broken"} 2.0' in metrics
             assert 'footfall_crossings_total{camera="file",class="person",direction="in",line="x240"}' in metrics
+            assert 'footfall_latency_seconds{camera="live",quantile="0.95"}' in metrics
+            assert 'footfall_latency_seconds{camera="file"' not in metrics, "a file has no live latency"
+            assert 'footfall_detector_share{camera="file"}' in metrics
             health = json.loads(_get(f"http://127.0.0.1:{port}/health")[1])
             assert health["cameras"]["live"]["alive"] is True
+            latency = health["cameras"]["live"]["latency_ms"]
+            assert 0 < latency["p50"] <= latency["p95"] < 5000
             assert health["model_version"]
         finally:
             service.stop()
