@@ -204,3 +204,56 @@ def test_an_outage_mid_push_is_retried_and_resumed(
         assert any("page 2" in r.getMessage() for r in caplog.records)  # the cut page was retried
     finally:
         proxy.close()
+
+
+def test_label_studio_down_during_the_export_job_then_the_rerun_exports_once(
+    ls: LabelStudioServer, captures: str, tmp_path: Path
+) -> None:
+    """The export command (what the scheduler's export job runs) with Label Studio unreachable: one clear
+    error, no dataset version; run again once it is back: one version; and again: still that one."""
+    import os
+    import subprocess
+
+    import yaml
+
+    from tests.conftest import footfall_cmd
+
+    cfg = config(ls, captures, tmp_path, budget=6)
+    studio = Studio(ls.url, ls.token)
+    run_harvest(cfg, *WINDOW, studio=studio)
+    project = studio.ensure_project(cfg.studio.project, cfg.classes)
+    gt = load_mot(PETS_GT)
+    for task in studio.tasks(project):
+        studio.client.annotations.create(id=task["id"], result=gt_result(int(task["data"]["frame"]) + 1, gt)[0])
+
+    proxy = CuttableProxy("127.0.0.1", ls.port)
+    try:
+        harvest = {
+            "classes": ["person"],
+            "captures": captures,
+            "studio": {"url": proxy.url, "project": cfg.studio.project, "files_root": str(ls.files_root)},
+        }
+        path = tmp_path / "harvest.yaml"
+        path.write_text(yaml.safe_dump({"harvest": harvest}))
+        registry = f"file://{tmp_path / 'registry'}"
+        cmd = footfall_cmd("labeling", "export", "--config", str(path), "--dataset", "store-labels")
+        env = {**os.environ, "LABEL_STUDIO_TOKEN": ls.token}
+
+        def export() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*cmd, "--registry", registry], capture_output=True, text=True, env=env, timeout=300)
+
+        proxy.cut()  # Label Studio unreachable for the whole job
+        down = export()
+        assert down.returncode == 1, down.stdout + down.stderr
+        assert "Label Studio" in down.stderr and "Traceback" not in down.stderr, down.stderr
+        store = DatasetStore(open_storage(registry))
+        assert store.versions("store-labels") == [], "nothing published from a failed export"
+
+        proxy.restore()
+        up = export()
+        assert up.returncode == 0, up.stderr
+        assert store.versions("store-labels") == [1]
+        again = export()
+        assert again.returncode == 0 and store.versions("store-labels") == [1], "the same annotations: one version"
+    finally:
+        proxy.close()
