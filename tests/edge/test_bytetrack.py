@@ -95,12 +95,20 @@ class _Boom:
         self.marker = marker
 
 
-def test_a_foreign_state_is_refused_without_running_it(tmp_path: Path) -> None:
-    tracker = create_tracker("bytetrack")
+@pytest.mark.parametrize("stitch", [0, 50])
+def test_a_foreign_state_is_refused_without_running_it(tmp_path: Path, stitch: int) -> None:
+    tracker = create_tracker("bytetrack", stitch_max_gap_frames=stitch)
     marker = tmp_path / "ran"
-    with pytest.raises(TrackerStateError, match="not a saved ByteTrack state"):
+    with pytest.raises(TrackerStateError, match="not a saved tracker state"):
         tracker.set_state(pickle.dumps(_Boom(marker)))
     assert not marker.exists()
+    if stitch:  # the stitcher's own wrapping, with a planted inner state
+        good = pickle.loads(tracker.get_state())
+        with pytest.raises(TrackerStateError):
+            tracker.set_state(pickle.dumps((pickle.dumps(_Boom(marker)), good[1])))
+        assert not marker.exists()
+        tracker.set_state(tracker.get_state())  # its own state still restores
+        return
     with pytest.raises(TrackerStateError, match="a dict"):
         tracker.set_state(pickle.dumps({"tracker": 1}))
     with pytest.raises(TrackerStateError):

@@ -35,6 +35,27 @@ class TrackerStateError(ValueError):
     """A saved tracker state this version cannot read (the caller starts the sequence again)."""
 
 
+_SAFE_BUILTINS = {("builtins", "set"), ("builtins", "frozenset"), ("collections", "deque")}
+
+
+def load_state(state: bytes, *modules: str) -> object:
+    """Unpickle a saved tracker state that may build only classes of ``modules``, NumPy arrays, sets and
+    deques: an old or foreign state (boxmot's, or one planted in the checkpoint) is refused unread."""
+    import io
+    import pickle
+
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module in modules or module.split(".")[0] == "numpy" or (module, name) in _SAFE_BUILTINS:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a tracker state")
+
+    try:
+        return Restricted(io.BytesIO(state)).load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError) as exc:
+        raise TrackerStateError(f"not a saved tracker state: {exc}") from exc
+
+
 @runtime_checkable
 class Tracker(Protocol):
     """Associates detections across frames into identities."""

@@ -15,7 +15,6 @@ kept, which is all that list is ever used for: the result is the same, the memor
 
 from __future__ import annotations
 
-import io
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ import lap
 import numpy as np
 import scipy.linalg
 
-from footfall.edge.tracking import TrackerStateError
+from footfall.edge.tracking import TrackerStateError, load_state
 from footfall.edge.types import Detections, Tracks
 
 _W_POS = 1.0 / 20  # Kalman noise weights relative to the box height (ByteTrack's and boxmot's)
@@ -305,20 +304,7 @@ class NumpyByteTrack:
 
     def set_state(self, state: bytes) -> None:
         """Resume from :meth:`get_state`; anything else (say boxmot's pickle) is refused unread."""
-        try:
-            tracker = _StateUnpickler(io.BytesIO(state)).load()
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            raise TrackerStateError(f"not a saved ByteTrack state: {exc}") from exc
+        tracker = load_state(state, __name__)
         if not isinstance(tracker, ByteTrack):
             raise TrackerStateError(f"not a saved ByteTrack state: a {type(tracker).__name__}")
         self._tracker = tracker
-
-
-class _StateUnpickler(pickle.Unpickler):
-    """Builds only this module's classes, NumPy arrays and sets: an old or foreign state is refused
-    before it can import anything (boxmot's would pull in torch)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == __name__ or module.split(".")[0] == "numpy" or (module, name) == ("builtins", "set"):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not part of a ByteTrack state")

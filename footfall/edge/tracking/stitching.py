@@ -165,10 +165,13 @@ class StitchedTracker:
         return pickle.dumps((self.inner.get_state(), self.stitcher))  # type: ignore[attr-defined]
 
     def set_state(self, state: bytes) -> None:
-        import pickle
+        from footfall.edge.tracking import TrackerStateError, load_state
 
-        inner, self.stitcher = pickle.loads(state)
-        self.inner.set_state(inner)  # type: ignore[attr-defined]
+        restored = load_state(state, __name__)
+        if not (isinstance(restored, tuple) and len(restored) == 2 and isinstance(restored[1], TrackletStitcher)):
+            raise TrackerStateError("not a saved stitched tracker state")
+        self.inner.set_state(restored[0])  # type: ignore[attr-defined]
+        self.stitcher = restored[1]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
