@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, field_validator
 
 from footfall.common.config import NAME_PATTERN, Section
 from footfall.common.geometry import Line, Point
@@ -110,3 +110,5 @@ class LinesUpdate(BaseModel):
 
     lines: list[LineEdit]
     config_version: str = Field(min_length=1)
+    # [width, height] of the picture the lines were drawn on (the camera's frames are scaled to it)
+    frame_size: tuple[PositiveInt, PositiveInt] | None = None

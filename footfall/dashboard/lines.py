@@ -44,8 +44,17 @@ def _num(v: float) -> float | int:
     return int(v) if v.is_integer() else v
 
 
-def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_version: str) -> EdgeConfig:
+def save_lines(
+    path: Path,
+    camera: str,
+    lines: list[dict[str, Any]],
+    expected_version: str,
+    frame_size: tuple[int, int] | None = None,
+) -> EdgeConfig:
     """Replace ``camera``'s lines in the config file at ``path``; return the validated new config.
+
+    ``frame_size``, the [width, height] of the picture they were drawn on, is written beside them:
+    a camera that later sends another resolution has its frames scaled back to it.
 
     Lines whose name already exists keep their comments; others are added, missing ones removed.
     Raises ``ConfigError`` (naming the key) when the result is not a valid config, ``KeyError`` for an
@@ -79,6 +88,10 @@ def save_lines(path: Path, camera: str, lines: list[dict[str, Any]], expected_ve
                 del entry["invert"]
             new.append(entry)
         cam["lines"] = new
+        if frame_size is not None:
+            size = CommentedSeq([int(frame_size[0]), int(frame_size[1])])
+            size.fa.set_flow_style()
+            cam["frame_size"] = size
         buf = io.StringIO()
         rt.dump(doc, buf)
         out = buf.getvalue()

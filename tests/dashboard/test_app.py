@@ -105,7 +105,7 @@ def test_lines_are_saved_in_place_validated_and_guarded(device: Path) -> None:
         {"name": "door", "points": [[250, 0], [250, 360]]},
         {"name": "till", "points": [[0, 100.456], [480, 120]], "invert": True},
     ]
-    r = c.put("/api/cameras/front/lines", json={"lines": lines, "config_version": version})
+    r = c.put("/api/cameras/front/lines", json={"lines": lines, "config_version": version, "frame_size": [480, 360]})
     assert r.status_code == 200, r.text
     text = device.read_text()
     assert "# the front door camera" in text and "# the shop door" in text  # comments kept
@@ -115,6 +115,7 @@ def test_lines_are_saved_in_place_validated_and_guarded(device: Path) -> None:
         {"name": "till", "points": [[0, 100.46], [480, 120]], "invert": True},
     ]
     assert load_config(device).cameras[0].lines[1].invert is True
+    assert load_config(device).cameras[0].frame_size == (480, 360)  # the picture they were drawn on
     assert (device.parent / "device.yaml.bak").read_text() == CONFIG
 
     stale = c.put("/api/cameras/front/lines", json={"lines": lines, "config_version": version})

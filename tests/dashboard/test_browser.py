@@ -207,8 +207,10 @@ def test_live_view_and_a_drawn_line_used_by_the_next_run(yolov5n_onnx: Path, bro
         stop(server)
         stop(edge)
 
-    lines = {ln["name"]: ln for ln in yaml.safe_load(cfg.read_text())["cameras"][0]["lines"]}
+    saved_cam = yaml.safe_load(cfg.read_text())["cameras"][0]
+    lines = {ln["name"]: ln for ln in saved_cam["lines"]}
     assert set(lines) == {"x240", "mid"}
+    assert saved_cam["frame_size"] == [480, 360], "saved with the size of the picture it was drawn on"
     (x1, y1), (x2, y2) = lines["mid"]["points"]
     assert abs(x1 - 48) <= 3 and abs(x2 - 432) <= 3 and abs(y1 - 198) <= 3 and abs(y2 - 198) <= 3
 

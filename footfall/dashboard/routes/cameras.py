@@ -32,7 +32,7 @@ def router(ctx: Context) -> APIRouter:
             return JSONResponse({"error": "started without --config: no device config to save lines into"}, 409)
         lines = [line.model_dump() for line in update.lines]
         try:
-            cfg = save_lines(ctx.settings.config_path, camera, lines, update.config_version)
+            cfg = save_lines(ctx.settings.config_path, camera, lines, update.config_version, update.frame_size)
         except KeyError:
             return JSONResponse({"error": f"no camera {camera!r} in {ctx.settings.config_path}"}, 404)
         except StaleConfig as exc:

@@ -128,7 +128,9 @@ $("save").addEventListener("click", async () => {
   document.body.dataset.save = "pending";
   const r = await fetch(`/api/cameras/${encodeURIComponent(camera)}/lines`, {
     method: "PUT", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ lines, config_version: version }),
+    // the picture the lines are drawn on: the camera's frames are scaled to it if its resolution changes
+    body: JSON.stringify({ lines, config_version: version,
+      frame_size: $("frame").naturalWidth ? [$("frame").naturalWidth, $("frame").naturalHeight] : null }),
   });
   const body = await r.json().catch(() => ({}));
   if (r.ok) {
