@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from footfall.common.geometry import box_iou  # noqa: E402
 from footfall.common.mot import load_mot  # noqa: E402
 from footfall.edge.detectors.common import preprocess  # noqa: E402
 from footfall.edge.detectors.onnx import OnnxDetector  # noqa: E402
@@ -75,13 +76,7 @@ def agreement(a: OnnxDetector, b: OnnxDetector, test: list[tuple[int, np.ndarray
     for _, f in test:
         da, db = a.detect(f), b.detect(f)
         total += len(da)
-        for box in da.xyxy:
-            if len(db.xyxy):
-                tl = np.maximum(box[:2], db.xyxy[:, :2])
-                br = np.minimum(box[2:], db.xyxy[:, 2:])
-                inter = np.prod(np.clip(br - tl, 0, None), axis=1)
-                union = np.prod(box[2:] - box[:2]) + np.prod(db.xyxy[:, 2:] - db.xyxy[:, :2], axis=1) - inter
-                found += bool((inter / union >= 0.5).any())
+        found += int((box_iou(da.xyxy, db.xyxy) >= 0.5).any(axis=1).sum())
     return found, total
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from footfall.common.geometry import box_iou
+
 IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
 
 
@@ -40,19 +42,6 @@ class ImageResult:
             )
         if len(self.gt_xyxy) != len(self.gt_cls):
             raise ValueError(f"ImageResult: gt_xyxy has {len(self.gt_xyxy)} rows, gt_cls {len(self.gt_cls)}")
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of two sets of x1, y1, x2, y2 boxes."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def match(image: ImageResult, thresholds: Sequence[float] = tuple(IOU_THRESHOLDS)) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
+from footfall.common.geometry import box_iou
 from footfall.edge.config import ModelConfig
 from footfall.edge.detectors import create_detector
 from footfall.edge.detectors.quantize import calibration_frames, head_nodes
@@ -63,10 +64,6 @@ def test_int8_finds_what_fp32_finds_on_frames_it_was_not_calibrated_on(tmp_path:
     for frame in _pets(610, 10, 18):  # held out: never used for calibration
         a, b = fp32.detect(frame), int8.detect(frame)
         total += len(a)
-        for box in a.xyxy:
-            tl, br = np.maximum(box[:2], b.xyxy[:, :2]), np.minimum(box[2:], b.xyxy[:, 2:])
-            inter = np.prod(np.clip(br - tl, 0, None), axis=1)
-            union = np.prod(box[2:] - box[:2]) + np.prod(b.xyxy[:, 2:] - b.xyxy[:, :2], axis=1) - inter
-            found += bool(len(b) and (inter / union >= 0.5).any())
+        found += int((box_iou(a.xyxy, b.xyxy) >= 0.5).any(axis=1).sum())
     assert total >= 40
     assert found >= 0.9 * total, f"INT8 found {found} of FP32's {total} people"

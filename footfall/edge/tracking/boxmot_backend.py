@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from footfall.common.geometry import box_iou
 from footfall.edge.tracking import TRACKERS
 from footfall.edge.types import Detections, Tracks
 
@@ -123,8 +124,8 @@ class _ReusingReID:
         fresh = np.ones(n, bool)
         src = np.full(n, -1)
         if self.refresh > 1 and len(self._prev_boxes) and n:
-            iou_prev = _iou(boxes, self._prev_boxes)
-            iou_self = _iou(boxes, boxes)
+            iou_prev = box_iou(boxes, self._prev_boxes)
+            iou_self = box_iou(boxes, boxes)
             np.fill_diagonal(iou_self, 0)
             best = iou_prev.argmax(1)
             ok = (iou_prev.max(1) >= self.match_iou) & (iou_self.max(1) <= self.overlap_iou)
@@ -144,15 +145,6 @@ class _ReusingReID:
             age[~fresh] = self._prev_age[src[~fresh]] + 1
         self._prev_boxes, self._prev_feats, self._prev_age = boxes, feats, age
         return feats
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class BoxmotTracker:

@@ -23,6 +23,7 @@ import lap
 import numpy as np
 import scipy.linalg
 
+from footfall.common.geometry import box_iou
 from footfall.edge.tracking import TrackerStateError, load_state
 from footfall.edge.types import Detections, Tracks
 
@@ -59,14 +60,7 @@ def _xyah(xywh: np.ndarray) -> np.ndarray:
 
 def _iou_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """1 − IoU between every box of ``a`` and of ``b`` (xyxy rows)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.empty((len(a), len(b)), np.float32)
-    a, b = a[:, None], b[None]
-    w = np.maximum(0.0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
-    h = np.maximum(0.0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
-    inter = w * h
-    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return 1 - inter / (union - inter)
+    return 1 - box_iou(a.reshape(-1, 4), b.reshape(-1, 4))
 
 
 def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
