@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, video_frames
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -24,14 +24,10 @@ def rtsp_available() -> bool:
 
 def write_clip(video: Path, out_dir: Path, start: int, count: int, size: tuple[int, int] | None = None) -> Path:
     """Frames [start, start + count) of ``video`` as a raw clip the server plays, optionally resized."""
-    cap = cv2.VideoCapture(str(video))
-    for _ in range(start):
-        cap.grab()
-    frames = []
-    for _ in range(count):
-        ok, frame = cap.read()
-        assert ok, f"{video} has fewer than {start + count} frames"
-        frames.append(frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    frames = [
+        frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        for frame in video_frames(video, start, count)
+    ]
     h, w = frames[0].shape[:2]
     out = out_dir / f"{video.stem}-{start}-{count}.{w}x{h}.bgr"
     with open(out, "wb") as fh:

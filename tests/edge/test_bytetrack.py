@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -16,24 +15,18 @@ from footfall.edge.detectors import create_detector
 from footfall.edge.tracking import TrackerStateError, create_tracker, tracker_defaults
 from footfall.edge.tracking.bytetrack import ByteTrack
 from tests.conftest import ONE_BY_ONE, ROOT, VTEST
+from tests.helpers import video_frames
 
 
-def _detections(video: Path, model: Path, limit: int) -> list[np.ndarray]:
+def _detections(video: Path, model: Path) -> list[np.ndarray]:
     # conf 0.1: ByteTrack's second pass (weak detections) gets work too
     det = create_detector(ModelConfig(path=model, input_size=480, conf_threshold=0.1))
-    cap = cv2.VideoCapture(str(video))
-    rows = []
-    while len(rows) < limit:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        rows.append(det.detect(frame).as_rows())
-    return rows
+    return [det.detect(frame).as_rows() for frame in video_frames(video)]
 
 
 @pytest.fixture(scope="module")
 def pets_rows(yolov5n_onnx: Path) -> list[np.ndarray]:
-    return _detections(VTEST, yolov5n_onnx, 795)
+    return _detections(VTEST, yolov5n_onnx)
 
 
 @pytest.mark.slow
@@ -41,7 +34,7 @@ def pets_rows(yolov5n_onnx: Path) -> list[np.ndarray]:
 def test_gives_boxmots_tracks_frame_by_frame(video: str, pets_rows: list, yolov5n_onnx: Path) -> None:
     import boxmot
 
-    rows = pets_rows if video == "pets" else _detections(ONE_BY_ONE, yolov5n_onnx, 1400)
+    rows = pets_rows if video == "pets" else _detections(ONE_BY_ONE, yolov5n_onnx)
     params = tracker_defaults("bytetrack")
     ours, reference = ByteTrack(**params), boxmot.ByteTrack(**params)
     blank = np.zeros((360, 480, 3), np.uint8)

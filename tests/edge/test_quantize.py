@@ -15,17 +15,11 @@ from footfall.edge.config import ModelConfig
 from footfall.edge.detectors import create_detector
 from footfall.edge.detectors.quantize import calibration_frames, head_nodes
 from tests.conftest import ROOT, VTEST, footfall_cmd
+from tests.helpers import video_frames
 
 
 def _pets(first: int, count: int, step: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(VTEST))
-    out = []
-    for i in range(first + count * step):
-        ok, frame = cap.read()
-        assert ok
-        if i >= first and (i - first) % step == 0:
-            out.append(frame)
-    return out
+    return list(video_frames(VTEST, first, count, step))
 
 
 def test_the_head_is_the_output_convolutions_and_what_follows(yolov5n_onnx: Path) -> None:
