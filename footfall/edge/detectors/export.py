@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from footfall.common.files import sha256_file
 from footfall.edge.detectors.yolov5_compat import load_checkpoint_model, model_names
@@ -41,9 +42,15 @@ def export_onnx(weights: Path, out: Path, *, opset: int = 17, model_version: str
         "source_sha256": sha256_file(weights),
         "model_version": model_version or sha256_file(weights)[:12],
     }
-    for key, value in meta.items():
-        prop = proto.metadata_props.add()
-        prop.key, prop.value = key, value
+    write_metadata(proto, meta)
     onnx.save(proto, str(tmp))
     os.replace(tmp, out)
     return out
+
+
+def write_metadata(proto: Any, meta: dict[str, str]) -> None:
+    """Make ``meta`` the ONNX model's metadata (class names, stride, model version: what the detector reads)."""
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        prop = proto.metadata_props.add()
+        prop.key, prop.value = key, value

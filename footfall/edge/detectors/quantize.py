@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from footfall.edge.detectors.common import preprocess
+from footfall.edge.detectors.export import write_metadata
+
+MIN_CALIBRATION_FRAMES = 8  # the fewest frames taken (the command's default is 40)
 
 
 def head_nodes(graph: object) -> list[str]:
@@ -69,8 +72,10 @@ def quantize_int8(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if len(calibration) < 8:
-        raise ValueError(f"{len(calibration)} calibration frames: give at least 8 of the store's own")
+    if len(calibration) < MIN_CALIBRATION_FRAMES:
+        raise ValueError(
+            f"{len(calibration)} calibration frames: give at least {MIN_CALIBRATION_FRAMES} of the store's own"
+        )
     source = onnx.load(str(fp32))
     input_name = source.graph.input[0].name
     blobs: Iterable[np.ndarray] = (preprocess(f, input_size, stride)[0] for f in calibration)
@@ -98,11 +103,7 @@ def quantize_int8(
         )
         proto = onnx.load(str(quantized))
         meta = {p.key: p.value for p in source.metadata_props}
-        meta |= {"precision": "int8", "calibration_frames": str(len(calibration))}
-        del proto.metadata_props[:]
-        for key, value in meta.items():
-            prop = proto.metadata_props.add()
-            prop.key, prop.value = key, value
+        write_metadata(proto, meta | {"precision": "int8", "calibration_frames": str(len(calibration))})
         staged = Path(tmp) / "final.onnx"
         onnx.save(proto, str(staged))
         os.replace(staged, out)
@@ -127,11 +128,13 @@ def calibration_frames(source: Path, count: int) -> list[np.ndarray]:
             raise ValueError(f"{source}: not a readable video or a folder of images")
         step, images = max(1, total // count), []
         for i in range(total):
-            ok = cap.grab()
-            if not ok:
+            if len(images) == count or not cap.grab():
                 break
-            if i % step == 0 and len(images) < count:
+            if i % step == 0:
                 images.append(cap.retrieve()[1])
-    if len(images) < 8:
-        raise ValueError(f"{source}: {len(images)} readable frames; calibration needs at least 8 of the store's own")
+    if len(images) < MIN_CALIBRATION_FRAMES:
+        raise ValueError(
+            f"{source}: {len(images)} readable frames; calibration needs at least {MIN_CALIBRATION_FRAMES} "
+            "of the store's own"
+        )
     return images
