@@ -4,6 +4,7 @@ install with hash checks), and the installed command counts people on the real v
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,14 +23,9 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(["bash", "scripts/wheelhouse.sh", str(out)], cwd=ROOT, check=True, env=_env())
+    env = {**os.environ, "PYTHON": sys.executable}  # the wheels and footfall's build: this environment's pip
+    subprocess.run(["bash", "scripts/wheelhouse.sh", str(out)], cwd=ROOT, check=True, env=env)
     return out
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "PYTHON": sys.executable}
 
 
 def _inventory(tmp: Path, wheelhouse: Path) -> Path:

@@ -41,8 +41,8 @@ class Reader:
     """Frames of a source collected by a thread (a read blocks for up to the source's timeout)."""
 
     def __init__(self, source: VideoSource) -> None:
-        self.source, self.frames = source, []  # type: ignore[var-annotated]
-        self.frames: list[Frame]
+        self.source = source
+        self.frames: list[Frame] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
