@@ -126,11 +126,12 @@ $("reset").addEventListener("click", () => { lines = JSON.parse(JSON.stringify(s
 $("save").addEventListener("click", async () => {
   $("status").textContent = "Saving…";
   document.body.dataset.save = "pending";
+  // the picture the lines are drawn on: the camera's frames are scaled to it if its resolution changes
+  const img = $("frame");
+  const frame_size = img.naturalWidth ? [img.naturalWidth, img.naturalHeight] : null;
   const r = await fetch(`/api/cameras/${encodeURIComponent(camera)}/lines`, {
     method: "PUT", headers: { "Content-Type": "application/json" },
-    // the picture the lines are drawn on: the camera's frames are scaled to it if its resolution changes
-    body: JSON.stringify({ lines, config_version: version,
-      frame_size: $("frame").naturalWidth ? [$("frame").naturalWidth, $("frame").naturalHeight] : null }),
+    body: JSON.stringify({ lines, config_version: version, frame_size }),
   });
   const body = await r.json().catch(() => ({}));
   if (r.ok) {
