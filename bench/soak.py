@@ -116,12 +116,17 @@ def run(tracker: str, video: Path, frames: int, work: Path, port: int) -> dict[s
     return summarise(tracker, frames, samples, time.monotonic() - t0)
 
 
-def camera_process(parent: psutil.Process) -> psutil.Process | None:
-    """The camera worker: the service's spawned child that is not multiprocessing's resource tracker."""
+def camera_workers(parent: psutil.Process) -> list[psutil.Process]:
+    """The service's camera processes: its spawned children but multiprocessing's resource tracker."""
     try:
-        workers = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        return [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
     except psutil.Error:
-        return None
+        return []
+
+
+def camera_process(parent: psutil.Process) -> psutil.Process | None:
+    """The one camera worker of the soak's service (None while it starts or restarts)."""
+    workers = camera_workers(parent)
     return workers[0] if len(workers) == 1 else None
 
 

@@ -35,6 +35,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from soak import camera_workers, memory  # noqa: E402
 
 from tests.helpers import free_port  # noqa: E402
 from tests.rtsp import RtspServer, write_clip  # noqa: E402
@@ -48,7 +51,6 @@ DESIGNS = {
     "int8": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},  # + the INT8 model (main)
     "before": {"tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50}, "idle": {"detect_every_s": 0}},
 }
-MB = 1024 * 1024
 
 
 def health(port: int) -> dict[str, Any]:
@@ -88,14 +90,14 @@ def run(
                 raise SystemExit(f"{design}: cameras did not start")
             time.sleep(1)
         time.sleep(warmup)
-        workers = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        workers = camera_workers(parent)
         cpu0 = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
         server0 = sum(server.cpu_times()[:2])
         h0, t0 = health(port)["cameras"], time.monotonic()
         time.sleep(seconds)
         h1, dt = health(port)["cameras"], time.monotonic() - t0
         cpu = [100 * (sum(w.cpu_times()[:2]) - cpu0[w.pid]) / dt for w in workers]
-        mem = [w.memory_full_info() for w in workers]
+        mem = [memory(w) for w in workers]  # (RSS, PSS) in MB
         server_cpu = 100 * (sum(server.cpu_times()[:2]) - server0) / dt
     finally:
         proc.terminate()
@@ -110,8 +112,8 @@ def run(
         "latency_p50_ms": round(statistics.median(x["p50"] for x in lat), 1) if lat else None,
         "latency_p95_ms": round(max(x["p95"] for x in lat), 1) if lat else None,
         "cpu_pct_per_camera": round(statistics.mean(cpu), 1),
-        "rss_mb_per_camera": round(statistics.mean(m.rss for m in mem) / MB, 1),
-        "pss_mb_per_camera": round(statistics.mean(getattr(m, "pss", m.rss) for m in mem) / MB, 1),
+        "rss_mb_per_camera": round(statistics.mean(rss for rss, _ in mem), 1),
+        "pss_mb_per_camera": round(statistics.mean(pss for _, pss in mem), 1),
         "detector_share": round(statistics.mean(h1[c]["detector_share"] for c in h1), 3),
         "server_cpu_pct": round(server_cpu, 1),
     }
