@@ -20,6 +20,7 @@ import random
 import sqlite3
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from footfall.common.localtime import DAY_S
 from footfall.common.yolo import YoloBox, format_labels
 from footfall.edge.config import CaptureConfig
 from footfall.edge.sources import Frame
-from footfall.edge.types import Detections, Tracks
+from footfall.edge.types import CountMoment, Detections, Tracks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -159,8 +160,9 @@ class _Bucket:
 class SamplingPolicy:
     """Decides which frames are worth an annotator's time, within a rate limit.
 
-    Informative frames (borderline confidence, a track whose detections disagree on the class, a
-    crowd, a track that just appeared or vanished) take one token of the per-camera bucket; a random
+    Informative frames (a crossing that may be counted wrong — ``CountRisk``; borderline confidence, a
+    track whose detections disagree on the class, a crowd, a track that just appeared or vanished) take
+    one token of the per-camera bucket; a random
     or background frame is taken only while the bucket is more than half full, so it never crowds
     out an informative one. A frame too similar to the last saved one within ``min_gap_s`` is skipped.
     """
@@ -173,9 +175,11 @@ class SamplingPolicy:
         self._rng = random.Random(f"{cfg.seed}:{camera}")
         self._last_saved: tuple[float, np.ndarray] | None = None
 
-    def reasons(self, detections: Detections, disagreement: bool, appeared: bool, vanished: bool) -> list[str]:
+    def reasons(
+        self, detections: Detections, disagreement: bool, appeared: bool, vanished: bool, count_risk: bool = False
+    ) -> list[str]:
         lo, hi = self.cfg.informative_conf
-        out = []
+        out = ["count_risk"] if count_risk else []
         if len(detections) and bool(((detections.confidence >= lo) & (detections.confidence < hi)).any()):
             out.append("borderline_conf")
         if disagreement:
@@ -256,11 +260,20 @@ class CaptureSink:
             self._tracks_fh.close()
         self.spool.close()
 
-    def offer(self, frame: Frame, detections: Detections, tracks: Tracks, model_version: str | None = None) -> bool:
+    def offer(
+        self,
+        frame: Frame,
+        detections: Detections,
+        tracks: Tracks,
+        model_version: str | None = None,
+        moments: Sequence[CountMoment] = (),
+    ) -> bool:
         """Record the frame's tracks; save the frame if the policy wants it. Return whether it was saved.
 
         ``model_version`` is the version of the model that produced ``detections`` (it changes when the
-        model is swapped while running); a saved item carries it.
+        model is swapped while running); a saved item carries it. ``moments`` are the crossings the
+        counter registered on this frame that may be counted wrong (``CrossingCounter.moments``); a saved
+        item lists them, and the harvest's count-aware selection scores them.
         """
         if model_version is not None:
             self.model_version = model_version
@@ -271,12 +284,12 @@ class CaptureSink:
         appeared, vanished = bool(ids - self._prev_ids), bool(self._prev_ids - ids)
         self._prev_ids = ids
         disagreement = self._disagreement(tracks)
-        informative = self.policy.reasons(detections, disagreement, appeared, vanished)
+        informative = self.policy.reasons(detections, disagreement, appeared, vanished, bool(moments))
         thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
         reasons = self.policy.decide(frame.ts, thumb, informative, empty=len(detections) == 0)
         if reasons is None:
             return False
-        self._save(frame, detections, tracks, reasons)
+        self._save(frame, detections, tracks, reasons, moments)
         if frame.ts - self._last_enforce > 10 or self.saved % 20 == 0:
             self.spool.enforce(time.time())
             self._last_enforce = frame.ts
@@ -306,7 +319,9 @@ class CaptureSink:
             self._track_classes.popitem(last=False)
         return found
 
-    def _save(self, frame: Frame, detections: Detections, tracks: Tracks, reasons: list[str]) -> None:
+    def _save(
+        self, frame: Frame, detections: Detections, tracks: Tracks, reasons: list[str], moments: Sequence[CountMoment]
+    ) -> None:
         h, w = frame.image.shape[:2]
         image = frame.image
         if self.cfg.blur_heads and len(detections):
@@ -348,6 +363,7 @@ class CaptureSink:
             "reasons": reasons,
             "class_names": self.class_names,
             "boxes": boxes,
+            "count_risk": [{"line": m.line, "track_id": m.track_id, "risks": list(m.risks)} for m in moments],
             "heads_blurred": self.cfg.blur_heads,
             "dhash": dhash(frame.image),
         }

@@ -17,10 +17,16 @@ import numpy as np
 
 from footfall.common.geometry import BORDER_WIDTHS, Anchor, Line, Point, touches_border
 from footfall.edge.config import CountingConfig
-from footfall.edge.types import CrossingEvent, Detections, Direction, Tracks
+from footfall.edge.types import CountMoment, CountRisk, CrossingEvent, Detections, Direction, Tracks
 
 _DEFAULTS = CountingConfig()  # the one place counting defaults are written is the config model
 STATE_VERSION = 1
+
+# When a crossing is a count risk (``CountRisk``): capture heuristics for the harvest, not counting
+# rules — they decide which frames an annotator sees, never what is counted.
+RISK_SHORT_TRACK_FRAMES = 10  # seen on fewer frames than this when it crossed
+RISK_LOW_CONF = 0.5  # its box's confidence below this when it crossed
+RISK_CLOSE_VOTE = 0.25  # the winning class's share of the votes leads the runner-up's by less than this
 
 
 class CounterStateError(ValueError):
@@ -57,6 +63,14 @@ class ClassVoter:
         if votes is None or not votes.any():
             return self.class_names[0] if len(self.class_names) == 1 else "unknown"
         return self.class_names[int(np.argmax(votes))]
+
+    def margin(self, track_id: int) -> float:
+        """How clearly the track's class won its vote: (first − second) / all votes; 1.0 with one class."""
+        votes = self._votes.get(track_id)
+        if len(self.class_names) < 2 or votes is None or votes.sum() <= 0:
+            return 1.0
+        top = np.sort(votes)[::-1]
+        return float((top[0] - top[1]) / votes.sum())
 
     def forget(self, track_id: int) -> None:
         self._votes.pop(track_id, None)
@@ -109,6 +123,8 @@ class _TrackState:
     last_seen_ts: float
     lines: dict[str, _LineState] = field(default_factory=dict)
     entry: _Entry | None = None
+    sightings: int = 0  # frames it was seen on
+    conf: float = 1.0  # its box's confidence on the latest of them
 
 
 class CrossingCounter:
@@ -174,6 +190,7 @@ class CrossingCounter:
         }
         self._first_frame: int | None = None
         self._recent: dict[str, deque[tuple[float, Direction, int]]] = {}  # per line: ts, direction, track
+        self.moments: list[CountMoment] = []  # crossings registered by the latest update that may be wrong
 
     @classmethod
     def from_config(
@@ -214,6 +231,7 @@ class CrossingCounter:
         ``frame_hw`` (the picture's height and width) enables ``entry_backtrack_s``.
         """
         self.voter.update(tracks, detections)
+        self.moments = []
         if self._first_frame is None:
             self._first_frame = frame
         events: list[CrossingEvent] = []
@@ -230,6 +248,9 @@ class CrossingCounter:
                 ):
                     width = float(tracks.xyxy[i, 2] - tracks.xyxy[i, 0])
                     state.entry = _Entry(frame, ts, frame_hw, BORDER_WIDTHS * width)
+            seen = self._tracks[tid]
+            seen.sightings += 1
+            seen.conf = float(tracks.confidence[i])
         for name, line in self.lines.items():
             dist = line.signed_distance(anchors)
             for i, tid in enumerate(tids):
@@ -283,7 +304,7 @@ class CrossingCounter:
                 for when, d, t in self._recent.get(name, ())
             ):
                 continue  # a track lost meanwhile made this crossing: likely this person, counted
-            self._crossed(name, tid, ls, direction, entry.ts, entry.frame, events)
+            self._crossed(name, tid, ls, direction, entry.ts, entry.frame, events, run_back=True)
 
     def flush(self) -> list[CrossingEvent]:
         """Report every crossing still held for the U-turn window (end of a stream)."""
@@ -321,8 +342,11 @@ class CrossingCounter:
         ts: float,
         frame: int,
         events: list[CrossingEvent],
+        *,
+        run_back: bool = False,
     ) -> None:
         ls.crossings += 1
+        self._note_risks(name, tid, ls, run_back)
         self._recent.setdefault(name, deque(maxlen=64)).append((ts, direction, tid))
         if ls.pending is not None and ts - ls.pending.ts > self.uturn_window_s:
             events.append(self._event(name, tid, ls.pending.frame, ls.pending.ts, ls.pending.direction))
@@ -339,6 +363,19 @@ class CrossingCounter:
             events.append(self._event(name, tid, frame, ts, direction))
         else:
             ls.pending = _Pending(direction, frame, ts)
+
+    def _note_risks(self, name: str, tid: int, ls: _LineState, run_back: bool) -> None:
+        state = self._tracks[tid]
+        checks = {
+            CountRisk.SHORT_TRACK: state.sightings < RISK_SHORT_TRACK_FRAMES,
+            CountRisk.LOW_CONF: state.conf < RISK_LOW_CONF,
+            CountRisk.RUN_BACK: run_back,
+            CountRisk.RECROSSED: ls.crossings > 1,
+            CountRisk.CLOSE_VOTE: self.voter.margin(tid) < RISK_CLOSE_VOTE,
+        }
+        risks = tuple(risk for risk, yes in checks.items() if yes)
+        if risks:
+            self.moments.append(CountMoment(name, tid, risks))
 
     def _expire(self, now: float) -> list[CrossingEvent]:
         events = []
@@ -402,6 +439,8 @@ class CrossingCounter:
                     "last_ts": e.last_ts,
                     "sightings": e.sightings,
                 },
+                "sightings": st.sightings,
+                "conf": st.conf,
             }
         doc = {
             "version": STATE_VERSION,
@@ -454,7 +493,10 @@ class CrossingCounter:
                     float(e["last_ts"]),
                     int(e["sightings"]),
                 )
-            tracks[int(tid)] = _TrackState(float(t["last_seen_ts"]), lines, entry)
+            # sightings and conf came later within version 1: a state without them resumes with defaults
+            tracks[int(tid)] = _TrackState(
+                float(t["last_seen_ts"]), lines, entry, int(t.get("sightings", 0)), float(t.get("conf", 1.0))
+            )
         counts: dict[str, dict[str, dict[str, int]]] = {name: {d.value: {} for d in Direction} for name in self.lines}
         for name, by_direction in doc["counts"].items():
             if name in counts:

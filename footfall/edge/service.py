@@ -129,7 +129,7 @@ def _camera_worker(
 
         def on_tracks(frame: Any, detections: Any, tracks: Any) -> None:
             if sink is not None:  # the version of the model that ran on this frame, also after a hot swap
-                sink.offer(frame, detections, tracks, stats.model_version)
+                sink.offer(frame, detections, tracks, stats.model_version, parts.counter.moments)
             live.offer(frame, detections, tracks)
 
         watcher = ModelWatcher(cfg.model, parts.detector)

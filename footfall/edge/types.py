@@ -132,6 +132,32 @@ class CrossingEvent:
             raise ValueError(f"CrossingEvent.frame must be >= 0, got {self.frame}")
 
 
+class CountRisk(enum.StrEnum):
+    """Why a counted crossing may be wrong: the moments worth an annotator's time (issue #21).
+
+    ``SHORT_TRACK``: the track was seen only a few frames when it crossed (a fragment, or a false
+    detection that moved). ``LOW_CONF``: its box was weak when it crossed. ``RUN_BACK``: the crossing was
+    inferred for a track that appeared from behind something, not seen. ``RECROSSED``: the same track
+    crossed this line before (a U-turn, or feet jittering on the line). ``CLOSE_VOTE``: the class it is
+    counted under won its vote narrowly.
+    """
+
+    SHORT_TRACK = "short_track"
+    LOW_CONF = "low_conf"
+    RUN_BACK = "run_back"
+    RECROSSED = "recrossed"
+    CLOSE_VOTE = "close_vote"
+
+
+@dataclass(frozen=True)
+class CountMoment:
+    """A crossing the counter registered on this frame that may be counted wrong, and why."""
+
+    line: str
+    track_id: int
+    risks: tuple[CountRisk, ...]
+
+
 class CrossingKey(NamedTuple):
     """What a running crossing count is kept by: line, class and direction."""
 

@@ -3,8 +3,9 @@
 The layout read (local folder or S3, as ``edge sync`` writes it) is ``footfall.common.capture``.
 Only items with a ``done`` marker are read (an upload cut half-way is invisible). Per frame the
 table keeps what selection needs: uncertainty (the most uncertain box), predicted class counts,
-disagreement (share of its tracks whose class differs between frames of the pool) and the
-perceptual hash the device computed.
+disagreement (share of its tracks whose class differs between frames of the pool), count risk (the
+kinds of ``CountRisk`` the device noted for crossings on the frame) and the perceptual hash the device
+computed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from footfall.common.capture import ROOT as CAPTURES
 from footfall.common.capture import CaptureKey, CaptureMarker
 from footfall.harvest.select import Records, uncertainty_of
 from footfall.registry.storage import Storage
+
+COUNT_RISK_KINDS_FOR_FULL = 3  # a frame whose crossings carry this many kinds of risk scores 1.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,10 @@ def to_records(
         if item.meta.get("dhash"):
             dhash[row] = np.uint64(int(item.meta["dhash"], 16))
     disagreement = np.zeros(n)
+    count_risk = np.zeros(n)
     for row, item in enumerate(items):
+        kinds = {risk for moment in item.meta.get("count_risk", []) for risk in moment.get("risks", [])}
+        count_risk[row] = min(1.0, len(kinds) / COUNT_RISK_KINDS_FOR_FULL)
         tracked = [b["track_id"] for b in item.meta.get("boxes", []) if b.get("track_id") is not None]
         if tracked:
             key = (item.store, item.camera, item.meta.get("session", ""))
@@ -123,6 +129,7 @@ def to_records(
         uncertainty=uncertainty,
         disagreement=disagreement,
         class_counts=counts,
+        count_risk=count_risk,
         stores=stores,
         cameras=cameras,
         classes=list(classes),

@@ -9,9 +9,12 @@ Strategies (``STRATEGIES``):
 - ``random``: uniform, the baseline every other strategy must beat.
 - ``uncertainty``: least confident / smallest margin / highest entropy boxes first.
 - ``diversity``: spread over stores, cameras and time; near-duplicates dropped.
+- ``count-aware``: frames where a count may be wrong first — the device saw a crossing there by a short
+  or weak track, a run-back, a re-crossing or a close class vote (``edge.types.CountRisk``) — the most
+  such reasons first, then the most uncertain; near-duplicates dropped.
 - ``balanced`` (default): uncertainty + track disagreement + class rarity (so the majority class
-  cannot eat the budget) + a share of background frames, with near-duplicates dropped and per-store
-  and per-camera quotas.
+  cannot eat the budget) + count risk + a share of background frames, with near-duplicates dropped and
+  per-store and per-camera quotas.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class Records:
     uncertainty: np.ndarray  # (N,) float in [0, 1]: the most uncertain box of the frame
     disagreement: np.ndarray  # (N,) float in [0, 1]: share of its tracks whose class flips over time
     class_counts: np.ndarray  # (N, C) int
+    # (N,) float in [0, 1]: how many ways a crossing the device saw on this frame may be counted wrong
+    # (kinds of CountRisk, a third each, capped at 1); empty → none for any record
+    count_risk: np.ndarray = field(default_factory=lambda: np.zeros(0))
     stores: list[str] = field(default_factory=list)
     cameras: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
@@ -43,7 +49,9 @@ class Records:
 
     def __post_init__(self) -> None:
         n = len(self.ids)
-        for name in ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts"):
+        if not len(self.count_risk):
+            self.count_risk = np.zeros(n)
+        for name in ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts", "count_risk"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Records.{name} has {len(getattr(self, name))} rows, ids has {n}")
 
@@ -164,6 +172,14 @@ def select_uncertainty(records: Records, budget: Budget, rng: np.random.Generato
     return _greedy(records, order, budget, np.full(len(records), "uncertainty"), budget.total)
 
 
+def select_count_aware(records: Records, budget: Budget, rng: np.random.Generator) -> Selection:
+    """Count-risk frames first (the most reasons first, then the most uncertain); when they run out, the
+    most uncertain of the rest — each tagged with what chose it."""
+    order = np.lexsort((rng.random(len(records)), -records.uncertainty, -records.count_risk))
+    tags = np.where(records.count_risk > 0, "count risk", "uncertainty")
+    return _greedy(records, order, budget, tags, budget.total)
+
+
 def select_diversity(records: Records, budget: Budget, rng: np.random.Generator) -> Selection:
     """Round-robin over cameras, each camera's frames spread evenly in time."""
     key = records.camera.astype(np.int64)
@@ -189,7 +205,7 @@ def _van_der_corput(n: np.ndarray) -> np.ndarray:
     return out
 
 
-BALANCED_TERMS = {"uncertainty": 0.4, "disagreement": 0.3, "rare class": 0.3}
+BALANCED_TERMS = {"uncertainty": 0.3, "disagreement": 0.2, "rare class": 0.25, "count risk": 0.25}
 
 
 @dataclass(frozen=True)
@@ -208,7 +224,12 @@ def balanced_scores(records: Records) -> Scores:
     whose class flips) cannot choose anything: it is off, its weight goes to the others, and the report
     says so. A frame's reason is the term whose weighted value lies furthest above the pool's mean: what
     made it rank above the others, not merely the largest number."""
-    terms = {"uncertainty": records.uncertainty, "disagreement": records.disagreement, "rare class": rarity_of(records)}
+    terms = {
+        "uncertainty": records.uncertainty,
+        "disagreement": records.disagreement,
+        "rare class": rarity_of(records),
+        "count risk": records.count_risk,
+    }
     off: dict[str, str] = {}
     present = int((records.class_counts.sum(0) > 0).sum()) if len(records) else 0
     if present < 2:
@@ -253,6 +274,7 @@ STRATEGIES: dict[str, Callable[[Records, Budget, np.random.Generator], Selection
     "random": select_random,
     "uncertainty": select_uncertainty,
     "diversity": select_diversity,
+    "count-aware": select_count_aware,
     "balanced": select_balanced,
 }
 

@@ -230,3 +230,27 @@ def test_a_saved_item_carries_the_model_version_that_ran_on_its_frame(tmp_path: 
             assert sink.offer(Frame(i, float(i), image), dets, trk, version)
     metas = sorted((tmp_path / "spool" / "c" / "meta").glob("*.json"))
     assert [json.loads(p.read_text())["model_version"] for p in metas] == ["people:1", "people:2"]
+
+
+def test_a_crossing_in_doubt_is_captured_with_its_reasons(tmp_path: Path) -> None:
+    """A frame where the counter registered a risky crossing is informative on its own (no borderline box,
+    no crowd, no track appearing): it is saved, tagged ``count_risk``, and its metadata says which line,
+    track and risks, for the harvest's count-aware selection."""
+    from footfall.edge.sources import Frame
+    from footfall.edge.types import CountMoment, CountRisk
+    from tests.helpers import detections, tracks
+
+    cfg = CaptureConfig(
+        dir=tmp_path / "spool", max_per_minute=600, min_gap_s=0, similar_below=0, tracks=False, random_share=0.0
+    )
+    dets = detections([[10, 10, 40, 90]], [0], [[1.0]], conf=0.95)  # a sure box
+    trk = tracks((1, 25, 90))
+    moment = CountMoment("door", 1, (CountRisk.SHORT_TRACK, CountRisk.RECROSSED))
+    with CaptureSink(cfg, "c", "s1", ["person"], "people:1") as sink:
+        image = np.full((120, 160, 3), 40, np.uint8)
+        assert sink.offer(Frame(0, 0.0, image), dets, trk, "people:1")  # track appeared: informative
+        assert not sink.offer(Frame(1, 1.0, image + 20), dets, trk, "people:1")  # nothing new
+        assert sink.offer(Frame(2, 2.0, image + 40), dets, trk, "people:1", [moment])
+    meta = json.loads(sorted((tmp_path / "spool" / "c" / "meta").glob("*.json"))[-1].read_text())
+    assert meta["reasons"] == ["count_risk"]
+    assert meta["count_risk"] == [{"line": "door", "track_id": 1, "risks": ["short_track", "recrossed"]}]

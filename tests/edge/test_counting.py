@@ -294,3 +294,56 @@ def test_a_state_it_cannot_read_is_refused_not_unpickled(state: bytes) -> None:
     with pytest.raises(CounterStateError, match="not a counter state"):
         counter.set_state(state)
     assert counter.tracked == 0
+
+
+def _moments(counter: CrossingCounter, frames: list[tuple], **update: object) -> list[tuple]:
+    """(frame, line, track, risks) of every count moment over ``frames`` ((ts, tracks, detections) each)."""
+    out = []
+    for i, (ts, trk, dets) in enumerate(frames):
+        counter.update(trk, ts, i, dets, **update)  # type: ignore[arg-type]
+        out += [(i, m.line, m.track_id, tuple(r.value for r in m.risks)) for m in counter.moments]
+    return out
+
+
+def test_a_crossing_that_may_be_counted_wrong_is_a_count_moment_with_its_reasons() -> None:
+    """What the capture keeps for the harvest (issue #21): each crossing, with why its count is in doubt."""
+    walk = [76 + 2 * i for i in range(12)] + [102, 104, 106, 108]  # past the default band on its 14th frame
+    # a long, confident track crossing once: no doubt, no moment
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0)
+    assert _moments(counter, [(float(i), tracks((1, x, 200), conf=0.9), None) for i, x in enumerate(walk)]) == []
+    # seen on 2 frames when it crossed, with a weak box
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0)
+    got = _moments(counter, [(float(i), tracks((4, x, 200), conf=0.3), None) for i, x in enumerate([95, 105])])
+    assert got == [(1, "door", 4, ("short_track", "low_conf"))]
+    # crossing back over the same line (U-turn window on: the moment is the crossing, not the report)
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=2, forget_after_s=10)
+    back = [*walk, 108, 104, 98, 96]
+    got = _moments(counter, [(float(i), tracks((2, x, 200), conf=0.9), None) for i, x in enumerate(back)])
+    assert got == [(19, "door", 2, ("recrossed",))]  # back over the line on its 20th frame
+    # a class vote won narrowly: the crossing is counted, under a class that may be wrong
+    classes = ["child", "female_adult", "male_adult"]
+    counter = CrossingCounter("cam", {"door": VERTICAL}, classes, uturn_window_s=0)
+    frames = []
+    for i, x in enumerate(walk):
+        probs = [0.0, 0.45, 0.55] if i % 2 else [0.0, 0.55, 0.45]
+        frames.append((float(i), tracks((3, x, 200), cls=1, conf=0.9), detections([person_box(x, 200)], [1], [probs])))
+    assert _moments(counter, frames) == [(13, "door", 3, ("close_vote",))]
+
+
+def test_a_run_back_crossing_is_a_count_moment() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0, entry_backtrack_s=1.5)
+    frames = [
+        (f / FPS, tracks(*[(9, 300.0, 100.0)] + ([(7, 110 + (f - 3) * 5, 200.0)] if f >= 3 else []), conf=0.9), None)
+        for f in range(20)
+    ]
+    assert _moments(counter, frames, frame_hw=HW) == [(12, "door", 7, ("run_back",))]
+
+
+def test_a_resumed_counter_keeps_what_it_knew_of_its_tracks() -> None:
+    counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0)
+    for i in range(10):
+        counter.update(tracks((1, 70 + 3 * i, 200), conf=0.9), float(i), i)
+    resumed = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=0)
+    resumed.set_state(counter.get_state())
+    resumed.update(tracks((1, 104, 200), conf=0.9), 10.0, 10)
+    assert resumed.moments == []  # seen on 11 frames, not a short track after the resume

@@ -23,7 +23,7 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     bad.write_text(CONFIG.read_text().replace("strategy: balanced", "strategy: clever"))
     proc = run("harvest", "run", "--config", str(bad), "--validate-config")
     assert proc.returncode != 0
-    assert "unknown strategy 'clever'; available: balanced, diversity, random, uncertainty" in proc.stderr
+    assert "unknown strategy 'clever'; available: balanced, count-aware, diversity, random, uncertainty" in proc.stderr
 
 
 @pytest.mark.parametrize("command", [["harvest", "run"], ["labeling", "setup"]])

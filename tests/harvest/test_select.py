@@ -22,6 +22,7 @@ def pool(n: int = 400, seed: int = 0, cameras: int = 4) -> Records:
         uncertainty=rng.random(n),
         disagreement=np.where(rng.random(n) < 0.1, 1.0, 0.0),
         class_counts=counts,
+        count_risk=np.where(rng.random(n) < 0.08, rng.integers(1, 4, n) / 3, 0.0),
         stores=["s0", "s1"],
         cameras=[f"c{i}" for i in range(cameras)],
         classes=["child", "female_adult", "male_adult"],
@@ -39,7 +40,9 @@ def test_every_strategy_respects_budget_and_is_deterministic(strategy: str) -> N
 
 
 def test_unknown_strategy_lists_the_available_ones() -> None:
-    with pytest.raises(ValueError, match=r"Unknown strategy 'x'\. Available: balanced, diversity, random, uncertainty"):
+    with pytest.raises(
+        ValueError, match=r"Unknown strategy 'x'\. Available: balanced, count-aware, diversity, random, uncertainty"
+    ):
         select(pool(), Budget(5), "x")
 
 
@@ -101,8 +104,9 @@ def test_a_term_that_cannot_tell_frames_apart_is_off_and_never_a_reason() -> Non
     records = pool(600)
     records.class_counts[:, :2] = 0  # men only
     records.disagreement[:] = 0.0  # no track flips class
+    records.count_risk[:] = 0.0  # no crossing in doubt (or a device that does not record them)
     chosen = select(records, Budget(60), "balanced", seed=2)
-    assert set(chosen.terms_off) == {"rare class", "disagreement"}
+    assert set(chosen.terms_off) == {"rare class", "disagreement", "count risk"}
     assert "1 class in the pool" in chosen.terms_off["rare class"]
     assert set(chosen.reasons) <= {"uncertainty", "background"}
     balanced = select(records, Budget(60, background_share=0.0), "balanced", seed=2)
@@ -121,4 +125,20 @@ def test_a_frame_is_tagged_with_the_term_that_set_it_apart() -> None:
             assert records.class_counts[row, :2].sum() > 0  # a child or a woman in it
         if reason == "disagreement":
             assert records.disagreement[row] == 1.0
+        if reason == "count risk":
+            assert records.count_risk[row] > 0
+    assert "count risk" in chosen.reasons
     assert chosen.reasons.count("rare class") >= rare[chosen.index].sum() // 2
+
+
+def test_count_aware_takes_the_frames_where_a_count_may_be_wrong_first() -> None:
+    records = pool(1000)
+    risky = np.nonzero(records.count_risk > 0)[0]
+    chosen = select(records, Budget(len(risky) + 20, near_duplicate_bits=-1), "count-aware", seed=0)
+    first = chosen.index[: len(risky)]
+    assert sorted(first.tolist()) == sorted(risky.tolist())
+    assert records.count_risk[first].tolist() == sorted(records.count_risk[first].tolist(), reverse=True)
+    assert chosen.reasons == ["count risk"] * len(risky) + ["uncertainty"] * 20
+    rest = chosen.index[len(risky) :]
+    others = np.setdiff1d(np.arange(1000), risky)
+    assert sorted(rest.tolist()) == sorted(others[np.argsort(-records.uncertainty[others])[:20]].tolist())
