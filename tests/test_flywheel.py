@@ -29,10 +29,9 @@ import numpy as np
 import pytest
 import yaml
 
-from footfall.common.mot import load_mot
 from footfall.harvest.collect import list_items
 from footfall.labeling.contract import yolo_to_ls
-from footfall.labeling.mot_import import identity_classes
+from footfall.labeling.mot_import import MotAnnotator
 from footfall.labeling.studio import Studio
 from footfall.registry.artefacts import Ref
 from footfall.registry.core import Registry
@@ -82,8 +81,7 @@ class Annotator:
             assert ok
             self.thumbs.append(_thumb(frame))
         cap.release()
-        self.gt = load_mot(PETS_GT)
-        self.class_of = identity_classes(IDENTITIES, unsure="lean")
+        self.truth = MotAnnotator(PETS_GT, IDENTITIES, CLASSES)
         self.done: set[int] = set()
         self.frames: list[int] = []
 
@@ -95,13 +93,9 @@ class Annotator:
 
     def result(self, frame: int) -> list[dict[str, Any]]:
         out = []
-        for _, ident, x, y, w, h in self.gt[self.gt[:, 0] == frame]:
-            x1, y1, x2, y2 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
-            cls = self.class_of.get(int(ident))
-            if x2 - x1 < 2 or y2 - y1 < 2 or cls is None:
-                continue
-            lx, ly, lw, lh = yolo_to_ls((x1 + x2) / 2 / W, (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H)
-            value = {"x": lx, "y": ly, "width": lw, "height": lh, "rotation": 0, "rectanglelabels": [cls]}
+        for box in self.truth.boxes(frame, W, H):
+            lx, ly, lw, lh = yolo_to_ls(box.cx, box.cy, box.w, box.h)
+            value = {"x": lx, "y": ly, "width": lw, "height": lh, "rotation": 0, "rectanglelabels": [CLASSES[box.cls]]}
             out.append({"from_name": "label", "to_name": "image", "type": "rectanglelabels",
                         "original_width": W, "original_height": H, "value": value})  # fmt: skip
         return out

@@ -92,13 +92,23 @@ def to_records(
     counts = np.zeros((n, len(classes)), np.int64)
     uncertainty = np.zeros(n)
     dhash = np.zeros(n, np.uint64)
+    mass = np.zeros((n, len(classes)))
+    layout = np.zeros(n, np.uint64)
     track_classes: dict[tuple[str, str, str, int], set[str]] = defaultdict(set)
     for row, item in enumerate(items):
         boxes = item.meta.get("boxes", [])
+        model_classes = [class_map.get(c, c) for c in item.meta.get("class_names", [])]
         for b in boxes:
             cls = class_map.get(b["class"], b["class"])
             if cls in classes:
                 counts[row, classes.index(cls)] += 1
+            probs = b.get("class_probs")
+            if probs and len(probs) == len(model_classes) and sum(probs) > 0:
+                for name, p in zip(model_classes, probs, strict=True):  # one box is one unit of mass
+                    if name in classes:
+                        mass[row, classes.index(name)] += p / sum(probs)
+            elif cls in classes:
+                mass[row, classes.index(cls)] += 1.0
             if b.get("track_id") is not None:
                 track_classes[(item.store, item.camera, item.meta.get("session", ""), b["track_id"])].add(b["class"])
         if boxes:
@@ -110,6 +120,7 @@ def to_records(
             )
         if item.meta.get("dhash"):
             dhash[row] = np.uint64(int(item.meta["dhash"], 16))
+        layout[row] = _layout(boxes, item.meta.get("width"), item.meta.get("height"))
     disagreement = np.zeros(n)
     count_risk = np.zeros(n)
     for row, item in enumerate(items):
@@ -130,7 +141,21 @@ def to_records(
         disagreement=disagreement,
         class_counts=counts,
         count_risk=count_risk,
+        class_mass=mass,
+        layout=layout,
         stores=stores,
         cameras=cameras,
         classes=list(classes),
     )
+
+
+def _layout(boxes: list[dict[str, Any]], width: float | None, height: float | None) -> np.uint64:
+    """The cells of an 8 × 8 grid over the picture that hold a box's foot point, as 64 bits."""
+    bits = 0
+    if width and height:
+        for b in boxes:
+            x1, _, x2, y2 = b["xyxy"]
+            cx = min(7, max(0, int(8 * (x1 + x2) / 2 / width)))
+            cy = min(7, max(0, int(8 * y2 / height)))
+            bits |= 1 << (cy * 8 + cx)
+    return np.uint64(bits)

@@ -40,6 +40,14 @@ class Records:
     # (N,) float in [0, 1]: how many ways a crossing the device saw on this frame may be counted wrong
     # (kinds of CountRisk, a third each, capped at 1); empty → none for any record
     count_risk: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # (N, C) float: the model's class probabilities summed over the frame's boxes — how much of each
+    # class the frame probably holds, also where the model's first choice is the majority class;
+    # empty → ``class_counts``
+    class_mass: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # (N,) uint64: which cells of an 8 × 8 grid over the picture hold a box's foot point. A fixed camera's
+    # frames all look alike to ``dhash`` (people are small against the scene): two frames are duplicates
+    # only if this layout is the same too. Empty → zeros (``dhash`` alone decides)
+    layout: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     stores: list[str] = field(default_factory=list)
     cameras: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
@@ -51,7 +59,12 @@ class Records:
         n = len(self.ids)
         if not len(self.count_risk):
             self.count_risk = np.zeros(n)
-        for name in ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts", "count_risk"):
+        if not len(self.class_mass):
+            self.class_mass = self.class_counts.astype(np.float64)
+        if not len(self.layout):
+            self.layout = np.zeros(n, np.uint64)
+        columns = ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts", "count_risk")
+        for name in (*columns, "class_mass", "layout"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Records.{name} has {len(getattr(self, name))} rows, ids has {n}")
 
@@ -63,6 +76,7 @@ class Budget:
     per_camera: int | None = None
     background_share: float = 0.1
     near_duplicate_bits: int = 6  # Hamming distance of 64-bit dHashes at or below which frames are duplicates
+    near_duplicate_layout_bits: int = 0  # … and of their box layouts (``Records.layout``)
 
 
 @dataclass
@@ -92,15 +106,20 @@ def uncertainty_of(probs: np.ndarray, conf: np.ndarray, threshold: float = 0.25)
 
 
 def rarity_of(records: Records) -> np.ndarray:
-    """Per frame, in [0, 1]: how much its boxes belong to classes the pool has few of."""
-    totals = records.class_counts.sum(0).astype(np.float64)
+    """Per frame, in [0, 1]: how much of it belongs to classes the pool has little of, by the model's
+    class probabilities (``class_mass``): a woman the model calls a man at 0.6 still counts 0.4 woman.
+    Only classes the model gives some box of the pool count: a class it has never learnt (no training
+    example yet) scores every person alike, which says nothing about any of them."""
+    present = records.class_counts.sum(0) > 0
+    mass = records.class_mass * present
+    totals = mass.sum(0)
     if totals.sum() == 0:
         return np.zeros(len(records))
     share = totals / totals.sum()
     weight = np.where(totals > 0, 1 / np.maximum(share, 1e-12), 0.0)  # inverse frequency of present classes
     weight /= weight.max()
-    boxes = records.class_counts.sum(1)
-    score = (records.class_counts * weight).sum(1) / np.maximum(boxes, 1)
+    boxes = mass.sum(1)
+    score = (mass * weight).sum(1) / np.maximum(boxes, 1e-12)
     return np.where(boxes > 0, score, 0.0)
 
 
@@ -115,6 +134,7 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 @dataclass
 class _Taken:
     hashes: dict[int, list[int]] = field(default_factory=dict)
+    layouts: dict[int, list[int]] = field(default_factory=dict)
     per_store: dict[int, int] = field(default_factory=dict)
     per_camera: dict[int, int] = field(default_factory=dict)
 
@@ -125,6 +145,7 @@ def _greedy(
     """Take rows in ``order`` until ``limit``: skip near-duplicates (same camera) and full quotas.
     ``taken`` carries hashes and quota counts over from an earlier pass."""
     taken = taken or _Taken()
+    layouts = taken.layouts
     chosen: list[int] = []
     reasons: list[str] = []
     hashes, per_store, per_camera = taken.hashes, taken.per_store, taken.per_camera
@@ -138,13 +159,18 @@ def _greedy(
         ):
             quota += 1
             continue
-        seen = hashes.setdefault(c, [])
+        seen, seen_layout = hashes.setdefault(c, []), layouts.setdefault(c, [])
         if seen and budget.near_duplicate_bits >= 0:
-            dist = _popcount(np.bitwise_xor(np.array(seen, np.uint64), records.dhash[i]))
-            if int(dist.min()) <= budget.near_duplicate_bits:
+            near = _popcount(np.bitwise_xor(np.array(seen, np.uint64), records.dhash[i])) <= budget.near_duplicate_bits
+            same = (
+                _popcount(np.bitwise_xor(np.array(seen_layout, np.uint64), records.layout[i]))
+                <= budget.near_duplicate_layout_bits
+            )
+            if bool((near & same).any()):
                 dup += 1
                 continue
         seen.append(int(records.dhash[i]))
+        seen_layout.append(int(records.layout[i]))
         per_store[s] = per_store.get(s, 0) + 1
         per_camera[c] = per_camera.get(c, 0) + 1
         chosen.append(i)
@@ -163,7 +189,7 @@ def _merge(a: Selection, b: Selection) -> Selection:
 
 def select_random(records: Records, budget: Budget, rng: np.random.Generator) -> Selection:
     order = rng.permutation(len(records))
-    no_dedup = Budget(budget.total, budget.per_store, budget.per_camera, 0.0, -1)
+    no_dedup = Budget(budget.total, budget.per_store, budget.per_camera, 0.0, near_duplicate_bits=-1)
     return _greedy(records, order, no_dedup, np.full(len(records), "random"), budget.total)
 
 

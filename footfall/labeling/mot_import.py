@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from footfall.common.mot import load_mot, yolo_boxes
-from footfall.common.yolo import write_labels
+from footfall.common.yolo import YoloBox, write_labels
 
 
 def yolo_from_mot(
@@ -94,3 +94,29 @@ def identity_classes(csv_path: Path, *, unsure: str = "lean") -> dict[int, str |
                 cls = lean if unsure == "lean" else None
             out[int(row["id"])] = cls
     return out
+
+
+class MotAnnotator:
+    """A simulated annotator for a labelled sequence: asked about a frame (MOT number), it answers every
+    ground-truth person in it (flag-1 rows, clipped to the picture) under its identity's class from an
+    identity table — what a careful person labelling that frame would draw. Benchmarks and end-to-end
+    tests use it in place of a person; ``unsure`` is as in :func:`identity_classes`."""
+
+    def __init__(self, gt: Path, identities: Path, classes: list[str], *, unsure: str = "lean") -> None:
+        self.rows = load_mot(gt)
+        self.class_of = identity_classes(identities, unsure=unsure)
+        self.classes = list(classes)
+        unknown = {c for c in self.class_of.values() if c is not None and c not in self.classes}
+        if unknown:
+            raise ValueError(f"{identities}: classes {sorted(unknown)} are not among {self.classes}")
+
+    def _index(self, identity: int) -> int | None:
+        name = self.class_of.get(identity)
+        return None if name is None else self.classes.index(name)
+
+    def boxes(self, frame: int, width: int, height: int) -> list[YoloBox]:
+        return yolo_boxes(self.rows[self.rows[:, 0] == frame], width, height, self._index)
+
+    def label(self, frame: int, out: Path, width: int, height: int) -> None:
+        """Write the answer for ``frame`` as a YOLO label file."""
+        write_labels(out, self.boxes(frame, width, height))

@@ -94,6 +94,7 @@ def test_rarity_is_inverse_frequency() -> None:
     records.class_counts[:] = 0
     records.class_counts[0] = [1, 0, 0]
     records.class_counts[1:] = [0, 0, 3]
+    records.class_mass = records.class_counts.astype(float)
     score = rarity_of(records)
     assert score[0] == pytest.approx(1.0) and score[1] < 0.1
 
@@ -142,3 +143,13 @@ def test_count_aware_takes_the_frames_where_a_count_may_be_wrong_first() -> None
     rest = chosen.index[len(risky) :]
     others = np.setdiff1d(np.arange(1000), risky)
     assert sorted(rest.tolist()) == sorted(others[np.argsort(-records.uncertainty[others])[:20]].tolist())
+
+
+def test_rarity_counts_the_models_doubt_about_the_majority_class_but_not_a_class_it_never_gives() -> None:
+    records = pool(3)
+    records.class_counts[:] = [[0, 0, 2], [0, 0, 2], [0, 1, 1]]
+    # frame 0: two men, sure; frame 1: two people the model calls men but half thinks women; the
+    # child column is the same noise everywhere (a class no box of the pool was given)
+    records.class_mass = np.array([[0.3, 0.1, 1.9], [0.3, 1.0, 1.0], [0.3, 1.0, 1.0]])
+    score = rarity_of(records)
+    assert score[0] < score[1] == pytest.approx(score[2])
