@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import tracemalloc
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ def synthetic(n: int, seed: int = 0) -> Records:
         uncertainty=rng.random(n),
         disagreement=(rng.random(n) < 0.05).astype(np.float64),
         class_counts=counts,
+        count_risk=np.where(rng.random(n) < 0.05, rng.integers(1, 4, n) / 3, 0.0),
+        class_mass=counts * 0.8 + rng.random((n, 3)) * 0.2,
+        layout=rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64),
     )
 
 
@@ -46,12 +50,10 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=2000)
     args = ap.parse_args()
     records = synthetic(args.records)
-    table = sum(
-        getattr(records, f).nbytes
-        for f in ("ids", "store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts")
-    )
+    columns = [getattr(records, f.name) for f in fields(records)]
+    table = sum(c.nbytes for c in columns if isinstance(c, np.ndarray))
     out: dict[str, object] = {"records": args.records, "budget": args.budget, "table_mb": round(table / 1e6, 1)}
-    for strategy in ("random", "uncertainty", "diversity", "balanced"):
+    for strategy in ("random", "uncertainty", "diversity", "count-aware", "balanced"):
         tracemalloc.start()
         started = time.perf_counter()
         chosen = select(records, Budget(args.budget, per_camera=50), strategy)
