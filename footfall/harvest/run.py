@@ -109,7 +109,7 @@ def run_harvest(cfg: HarvestConfig, since: float, until: float, *, studio: Studi
     folder = cfg.studio.files_root / "harvest"
     folder.mkdir(parents=True, exist_ok=True)
     studio.ensure_local_storage(project, folder)
-    present = studio.item_ids(project)
+    present = studio.settle(project)  # an import the last run sent twice is one task again
     todo = [c for c in chosen if c["item"] not in present]
     pushed = 0
     for start in range(0, len(todo), cfg.push_batch):

@@ -143,21 +143,59 @@ class Studio:
     def item_ids(self, project: int) -> set[str]:
         return {str(t["data"].get("item_id")) for t in self.tasks(project) if t.get("data", {}).get("item_id")}
 
+    def settle(self, project: int) -> set[str]:
+        """The project's item ids, after deleting extra copies of a task that was imported twice.
+
+        Label Studio has no idempotent import: a request that timed out on our side while the server
+        still committed it, re-sent after the item ids were read back, lands twice. Of the copies of one
+        ``item_id`` the one with annotations stays (an annotator's work is never deleted: if several
+        have some, all stay), else the oldest.
+        """
+        copies: dict[str, list[dict[str, Any]]] = {}
+        for task in self.tasks(project):
+            item = task.get("data", {}).get("item_id")
+            if item:
+                copies.setdefault(str(item), []).append(task)
+        deleted = 0
+        for item, tasks in copies.items():
+            if len(tasks) < 2:
+                continue
+            tasks.sort(key=lambda t: (not t.get("annotations"), int(t["id"])))
+            for extra in tasks[1:]:
+                if extra.get("annotations"):
+                    continue
+                task_id = int(extra["id"])
+                self.call(f"delete duplicate task {task_id}", self._deleter(task_id))
+                deleted += 1
+                log.warning(
+                    "labeling: task %d was a second copy of item %s (an import sent twice): deleted", task_id, item
+                )
+        return set(copies)
+
+    def _deleter(self, task_id: int) -> Callable[[], None]:
+        return lambda: self.client.tasks.delete(id=str(task_id))
+
     def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> None:
         """Import tasks (each with a unique ``data.item_id``) exactly once.
 
         A request cut after the server committed it must not be sent again blindly: before each retry
-        the project's item ids are read back and only the missing tasks are sent.
+        the project's item ids are read back and only the missing tasks are sent. A server that commits
+        the cut request only after that read gets a task twice: after any retry the project is settled
+        (:meth:`settle`), and the next harvest settles it again before it reads what is there.
         """
         pending = tasks
+        retried = False
 
         def send() -> None:
             if pending:
                 self.client.projects.import_tasks(id=project, request=cast(Any, pending), return_task_ids=True)
 
         def keep_missing() -> None:
-            nonlocal pending
+            nonlocal pending, retried
+            retried = True
             present = self.item_ids(project)
             pending = [t for t in pending if str(t["data"]["item_id"]) not in present]
 
         self.call("import", send, before_retry=keep_missing)
+        if retried:
+            self.settle(project)

@@ -113,6 +113,14 @@ def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str
     again = run_harvest(cfg, *WINDOW, studio=studio)
     assert again["pushed"] == 0 and again["already_in_project"] == 12
     assert len(list(studio.tasks(project))) == 12
+    # an import the server committed after a timeout and the retry sent again: two tasks land twice;
+    # the next harvest deletes the copies before it reads what is there
+    twice = [{"data": t["data"]} for t in tasks[:2]]
+    studio.client.projects.import_tasks(id=project, request=twice, return_task_ids=True)  # type: ignore[arg-type]
+    assert len(list(studio.tasks(project))) == 14
+    again = run_harvest(cfg, *WINDOW, studio=studio)
+    assert again["pushed"] == 0 and again["already_in_project"] == 12
+    assert sorted(t["id"] for t in studio.tasks(project)) == sorted(t["id"] for t in tasks)  # the first copies
 
     # the annotator: skips one task, marks one as "nobody here", draws ground truth on the rest
     gt = load_mot(PETS_GT)
