@@ -253,6 +253,7 @@ def write_configs(tmp: Path, ls: Any, canary_port: int, trust: Trust) -> Path:
     jobs = [
         {"name": "nightly-harvest", "kind": "harvest", "config": "harvest.yaml", "cron": "30 1 * * *"},
         {"name": "nightly-export", "kind": "export", "config": "harvest.yaml", "dataset": "store-labels",
+         "sign_key": str(trust.sign_key),
          "registry": registry, "cron": "0 23 * * *"},
         {"name": "weekly-retrain", "kind": "retrain", "config": "retrain.yaml", "cron": "0 2 * * 0"},
         {"name": "release", "kind": "release", "config": "retrain.yaml", "cron": "0 12 * * *"},
@@ -268,7 +269,8 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
     started = time.monotonic()
     reg: Registry = fleet["reg"]
     captures = open_storage(CAPTURES)
-    datasets = DatasetStore(FileStorage(tmp_path / "registry"))
+    trust: Trust = fleet["trust"]
+    datasets = DatasetStore(FileStorage(tmp_path / "registry"), trust)
     annotator = Annotator()
     timings: dict[str, float] = {}
 
@@ -285,7 +287,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
 
     with label_studio() as ls:
         monkeypatch.setenv("LABEL_STUDIO_TOKEN", ls.token)
-        settings = load_scheduler_config(write_configs(tmp_path, ls, fleet["ports"]["store-a"], fleet["trust"]))
+        settings = load_scheduler_config(write_configs(tmp_path, ls, fleet["ports"]["store-a"], trust))
         runner = JobRunner(settings, Ledger(settings.db, "flywheel-test"))
         studio = Studio(ls.url, ls.token)
         # the slot of tonight's jobs: the harvest slot covers the night before its day, i.e. today
@@ -301,7 +303,7 @@ def test_store_footage_becomes_the_model_every_store_runs_twice(
         held = subprocess.run(
             footfall_cmd("labeling", "import-mot", str(VTEST), str(PETS_GT), "--identity-classes", str(IDENTITIES),
                          "--val-from-frame", "601", "--split", "val", "--name", "pets-heldout",
-                         "--registry", f"file://{tmp_path / 'registry'}"),
+                         "--registry", f"file://{tmp_path / 'registry'}", "--sign-key", str(trust.sign_key)),
             capture_output=True, text=True, timeout=300)  # fmt: skip
         assert held.returncode == 0, held.stderr[-2000:]
         assert runner("nightly-export", slot + 3600) == 0

@@ -12,6 +12,9 @@ from footfall.common.config import ConfigError
 from footfall.labeling.config import LabelingProject, StudioSettings, load_labeling_project
 from footfall.labeling.contract import LabelMismatch
 from footfall.labeling.studio import Studio, StudioUnavailable
+from footfall.registry.cli import sign_options
+from footfall.registry.signing import Trust
+from footfall.registry.storage import RegistryError
 
 
 def _project(path: Path) -> LabelingProject:
@@ -59,8 +62,17 @@ def setup(config_path: Path, update: bool) -> None:
 )
 @click.option("--val-share", type=float, default=0.2, show_default=True, help="Share of camera/time blocks in val.")
 @click.option("--block-s", type=float, default=3600, show_default=True, help="Time block kept on one side.")
-def export(config_path: Path, dataset: str, registry_url: str, val_share: float, block_s: float) -> None:
-    """Export finished annotations to a new immutable YOLO dataset version."""
+@sign_options
+def export(
+    config_path: Path,
+    dataset: str,
+    registry_url: str,
+    val_share: float,
+    block_s: float,
+    sign_key: Path | None,
+    unsigned: bool,
+) -> None:
+    """Export finished annotations to a new immutable, signed YOLO dataset version."""
     from footfall.labeling.export import export_project
     from footfall.registry.datasets import DatasetStore
     from footfall.registry.storage import open_storage
@@ -74,12 +86,12 @@ def export(config_path: Path, dataset: str, registry_url: str, val_share: float,
             project,
             cfg.classes,
             cfg.studio.files_root,
-            DatasetStore(open_storage(registry_url)),
+            DatasetStore(open_storage(registry_url), Trust(sign_key=sign_key, allow_unsigned=unsigned)),
             dataset,
             block_s=block_s,
             val_share=val_share,
         )
-    except (StudioUnavailable, LabelMismatch, ValueError) as exc:
+    except (StudioUnavailable, LabelMismatch, ValueError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
     click.echo(json.dumps(manifest.splits, indent=1))
@@ -103,6 +115,7 @@ def export(config_path: Path, dataset: str, registry_url: str, val_share: float,
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val"]), help="Publish only these.")
 @click.option("--name", required=True, help="Dataset name, e.g. pets-heldout.")
 @click.option("--registry", "registry_url", envvar="FOOTFALL_REGISTRY", required=True, help="file://PATH or s3://…")
+@sign_options
 def import_mot(
     video: Path,
     gt: Path,
@@ -114,6 +127,8 @@ def import_mot(
     splits: tuple[str, ...],
     name: str,
     registry_url: str,
+    sign_key: Path | None,
+    unsigned: bool,
 ) -> None:
     """A labelled video (MOT ground truth + a class per identity) as a dataset version, e.g. the fixed
     held-out set: frames after --val-from-frame, published with --split val."""
@@ -128,10 +143,14 @@ def import_mot(
     unknown = sorted({c for c in of.values() if c is not None and c not in names})
     if unknown:
         raise click.ClickException(f"{identities} has classes {unknown} outside --classes {names}")
-    store = DatasetStore(open_storage(registry_url))  # a relative file:// is the working directory's
+    # a relative file:// is the working directory's
+    store = DatasetStore(open_storage(registry_url), Trust(sign_key=sign_key, allow_unsigned=unsigned))
     with tempfile.TemporaryDirectory(prefix="footfall-mot-") as tmp:
         counts = yolo_from_mot(video, gt, Path(tmp), names, class_of=of.get, every=every, val_from_frame=val_from_frame)
         sources = {"video": video.name, "gt": str(gt.name), "identity_classes": identities.name, "unsure": unsure}
-        manifest = store.publish(name, Path(tmp), sources=sources, splits=splits or None)
+        try:
+            manifest = store.publish(name, Path(tmp), sources=sources, splits=splits or None)
+        except RegistryError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint} ({counts})")
     click.echo(json.dumps(manifest.splits, indent=1))

@@ -58,6 +58,32 @@ url_option = click.option(
 )
 
 
+def sign_options(fn: Any) -> Any:
+    """``--sign-key`` / ``--unsigned`` of a command that publishes (a model or a dataset version)."""
+    fn = click.option(
+        "--unsigned", is_flag=True, help="Development only: publish without a signature (fetchers refuse it)."
+    )(fn)
+    return click.option(
+        "--sign-key",
+        envvar="FOOTFALL_SIGN_KEY",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Ed25519 private key (PEM) that signs the version (its checksums and metadata). Env: FOOTFALL_SIGN_KEY.",
+    )(fn)
+
+
+def verify_options(fn: Any) -> Any:
+    """``--verify-key`` / ``--allow-unsigned`` of a command that reads versions (a model or a dataset)."""
+    fn = click.option(
+        "--allow-unsigned", is_flag=True, help="Development only: read versions without checking their signatures."
+    )(fn)
+    return click.option(
+        "--verify-key",
+        envvar="FOOTFALL_VERIFY_KEY",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Ed25519 public key (PEM) the version must be signed with. Env: FOOTFALL_VERIFY_KEY.",
+    )(fn)
+
+
 class _Group(click.Group):
     """Every registry or dataset error of every command is one line and exit 1, never a traceback (the
     one place these errors become command-line errors)."""
@@ -92,13 +118,7 @@ def registry(ctx: click.Context, url: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON with class_names, input_size, metrics, dataset_fingerprint, parent_version, …",
 )
-@click.option(
-    "--sign-key",
-    envvar="FOOTFALL_SIGN_KEY",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Ed25519 private key (PEM) that signs the version (its checksums and metadata). Env: FOOTFALL_SIGN_KEY.",
-)
-@click.option("--unsigned", is_flag=True, help="Development only: publish without a signature (devices refuse it).")
+@sign_options
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def publish(
@@ -199,17 +219,7 @@ def rollback(obj: _Ctx, name: str, alias: str) -> None:
 @registry.command()
 @click.argument("ref")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option(
-    "--verify-key",
-    envvar="FOOTFALL_VERIFY_KEY",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Ed25519 public key (PEM) the version must be signed with. Env: FOOTFALL_VERIFY_KEY.",
-)
-@click.option(
-    "--allow-unsigned",
-    is_flag=True,
-    help="Development only: place the version without checking its signature.",
-)
+@verify_options
 @click.option(
     "--rollback",
     is_flag=True,
@@ -283,8 +293,8 @@ def dataset(ctx: click.Context, url: str) -> None:
     ctx.obj = url
 
 
-def _store(ctx: click.Context) -> DatasetStore:
-    return DatasetStore(open_storage(ctx.obj))
+def _store(ctx: click.Context, trust: Trust) -> DatasetStore:
+    return DatasetStore(open_storage(ctx.obj), trust)
 
 
 @dataset.command("publish")
@@ -298,26 +308,35 @@ def _store(ctx: click.Context) -> DatasetStore:
     type=click.Choice(["train", "val", "test"]),
     help="Publish only this split (repeatable), e.g. a held-out set apart from the training data.",
 )
+@sign_options
 @click.pass_context
 def dataset_publish(
-    ctx: click.Context, folder: Path, name: str, sources: tuple[str, ...], splits: tuple[str, ...]
+    ctx: click.Context,
+    folder: Path,
+    name: str,
+    sources: tuple[str, ...],
+    splits: tuple[str, ...],
+    sign_key: Path | None,
+    unsigned: bool,
 ) -> None:
     """Check FOLDER (YOLO layout) and store it as the next version of NAME; print the manifest summary."""
     try:
         meta = dict(s.split("=", 1) for s in sources)
     except ValueError:
         raise click.BadParameter("use KEY=VALUE", param_hint="--source") from None
-    manifest = _store(ctx).publish(name, folder, sources=meta, splits=splits or None)
+    trust = Trust(sign_key=sign_key, allow_unsigned=unsigned)
+    manifest = _store(ctx, trust).publish(name, folder, sources=meta, splits=splits or None)
     click.echo(f"{manifest.ref} fingerprint {manifest.fingerprint}")
     click.echo(json.dumps(manifest.splits, indent=1))
 
 
 @dataset.command("list")
 @click.argument("name")
+@verify_options
 @click.pass_context
-def dataset_list(ctx: click.Context, name: str) -> None:
-    """Versions of NAME with their fingerprints and sizes."""
-    store = _store(ctx)
+def dataset_list(ctx: click.Context, name: str, verify_key: Path | None, allow_unsigned: bool) -> None:
+    """Versions of NAME with their fingerprints and sizes (each manifest's signature checked)."""
+    store = _store(ctx, Trust(verify_key=verify_key, allow_unsigned=allow_unsigned))
     for version in store.versions(name):
         m = store.manifest(Ref(name, version=version))
         sizes = ", ".join(f"{s}: {v['images']} images / {v['boxes']} boxes" for s, v in m.splits.items())
@@ -326,10 +345,11 @@ def dataset_list(ctx: click.Context, name: str) -> None:
 
 @dataset.command("show")
 @click.argument("ref")
+@verify_options
 @click.pass_context
-def dataset_show(ctx: click.Context, ref: str) -> None:
-    """The manifest of NAME:VERSION (without the file list)."""
-    m = _store(ctx).manifest(Ref.parse(ref))
+def dataset_show(ctx: click.Context, ref: str, verify_key: Path | None, allow_unsigned: bool) -> None:
+    """The manifest of NAME:VERSION (without the file list), its signature checked."""
+    m = _store(ctx, Trust(verify_key=verify_key, allow_unsigned=allow_unsigned)).manifest(Ref.parse(ref))
     doc = m.to_dict()
     click.echo(json.dumps({k: v for k, v in doc.items() if k != "files"} | {"files": len(m.files)}, indent=1))
 
@@ -337,8 +357,10 @@ def dataset_show(ctx: click.Context, ref: str) -> None:
 @dataset.command("fetch")
 @click.argument("ref")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
+@verify_options
 @click.pass_context
-def dataset_fetch(ctx: click.Context, ref: str, dest: Path) -> None:
-    """Place NAME:VERSION under DEST/NAME/vN after verifying every checksum; print the folder."""
-    folder, _ = _store(ctx).fetch(Ref.parse(ref), dest)
+def dataset_fetch(ctx: click.Context, ref: str, dest: Path, verify_key: Path | None, allow_unsigned: bool) -> None:
+    """Place NAME:VERSION under DEST/NAME/vN after verifying its signature and every checksum; print the
+    folder."""
+    folder, _ = _store(ctx, Trust(verify_key=verify_key, allow_unsigned=allow_unsigned)).fetch(Ref.parse(ref), dest)
     click.echo(str(folder))

@@ -8,22 +8,26 @@ Layout under the storage root, for dataset NAME::
 
 ``DatasetStore.publish`` checks the folder and uploads it as the next version with a manifest: every
 file with its SHA-256, class counts per split, the sources (stores, cameras, time range, captured
-items) and the fingerprint. Versions never change; ``fetch`` goes through the registry's one
-fetch-and-verify path. Training and evaluation name a version (``NAME:N``) and record its fingerprint.
+items) and the fingerprint, signed like a model version (``registry.signing``): training labels decide
+what the next model counts, so a version counts only if the training server's key signed its manifest,
+and every read of a manifest checks that signature. Versions never change; ``fetch`` goes through the
+registry's one fetch-and-verify path. Training and evaluation name a version (``NAME:N``) and record its
+fingerprint.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from footfall.common.files import FileEntry, sha256_file
 from footfall.common.yolo import DatasetError
 from footfall.common.yolo_dataset import describe
-from footfall.registry.artefacts import IntegrityError, Ref, files_from_dict, place_verified
+from footfall.registry.artefacts import IntegrityError, Ref, RegistryError, files_from_dict, place_verified
+from footfall.registry.signing import Trust
 from footfall.registry.storage import NotFound, Storage, claim_number
 
 
@@ -39,6 +43,7 @@ class DatasetManifest:
     files: dict[str, FileEntry]
     fingerprint: str
     sources: dict[str, Any] = field(default_factory=dict)
+    signature: str | None = None
 
     @property
     def ref(self) -> str:
@@ -57,6 +62,7 @@ class DatasetManifest:
                 files=files_from_dict(doc["files"], nested=True),
                 fingerprint=str(doc["fingerprint"]),
                 sources=dict(doc.get("sources") or {}),
+                signature=None if doc.get("signature") is None else str(doc["signature"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"manifest of {doc.get('name')}:{doc.get('version')} is malformed: {exc}") from None
@@ -73,7 +79,13 @@ class DatasetManifest:
             "files": {k: f.to_dict() for k, f in self.files.items()},
             "fingerprint": self.fingerprint,
             "sources": self.sources,
+            "signature": self.signature,
         }
+
+    def signed_bytes(self) -> bytes:
+        """What the signature covers: every field but the signature (name, number, each file's checksum)."""
+        doc = {k: v for k, v in self.to_dict().items() if k != "signature"}
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def verify(folder: Path, manifest: DatasetManifest) -> None:
@@ -87,10 +99,12 @@ def verify(folder: Path, manifest: DatasetManifest) -> None:
 
 
 class DatasetStore:
-    """Dataset versions under ``datasets/NAME/vN/`` of a registry storage (local folder or S3)."""
+    """Dataset versions under ``datasets/NAME/vN/`` of a registry storage (local folder or S3); ``trust``
+    holds the keys this process signs what it publishes with and checks every manifest it reads with."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, trust: Trust) -> None:
         self.storage = storage
+        self.trust = trust
 
     @staticmethod
     def _vdir(name: str, version: int) -> str:
@@ -119,6 +133,10 @@ class DatasetStore:
         except NotFound:
             raise DatasetError(f"dataset {ref.name}:{version} does not exist") from None
         manifest = DatasetManifest.from_dict(json.loads(data))
+        try:
+            self.trust.check(f"dataset {ref.name}:{version}", manifest.signed_bytes(), manifest.signature)
+        except RegistryError as exc:  # IntegrityError too
+            raise DatasetError(str(exc)) from None
         if (manifest.name, manifest.version) != (ref.name, version):
             raise DatasetError(f"dataset {ref.name}:{version}: its manifest says {manifest.ref}; refusing it")
         return manifest
@@ -140,6 +158,7 @@ class DatasetStore:
     ) -> DatasetManifest:
         """Upload ``folder`` (only its ``splits``, when given) as the next version of ``name``; the same
         content twice is one version."""
+        self.trust.require_signing(f"dataset {name}")  # before anything is read or claimed
         described = describe(folder, splits)
         existing = self.find(name, described.fingerprint)
         if existing is not None:
@@ -159,6 +178,7 @@ class DatasetStore:
             described.fingerprint,
             dict(sources or {}),
         )
+        manifest = replace(manifest, signature=self.trust.sign(manifest.ref, manifest.signed_bytes()))
         self.storage.put(
             f"{self._vdir(name, version)}/manifest.json",
             json.dumps(manifest.to_dict(), indent=1).encode(),

@@ -36,8 +36,9 @@ class Trust:
         """Raise unless this process can sign (or chose not to)."""
         if self.sign_key is None and not self.allow_unsigned:
             raise RegistryError(
-                f"refusing to publish {what} unsigned: devices refuse unsigned models. Fix: pass --sign-key "
-                f"PRIVATE.pem (retrain: signing.sign_key); {KEYGEN_HINT}. On a development machine only: --unsigned"
+                f"refusing to publish {what} unsigned: stores and the training server refuse unsigned versions. "
+                "Fix: pass --sign-key PRIVATE.pem (retrain: signing.sign_key; a scheduler export job: sign_key); "
+                f"{KEYGEN_HINT}. On a development machine only: --unsigned"
             )
 
     def sign(self, what: str, message: bytes) -> str | None:
@@ -49,7 +50,13 @@ class Trust:
         return None
 
     def check(self, what: str, message: bytes, signature: str | None) -> None:
-        """Raise unless ``signature`` is the verify key's signature of ``message`` (or unsigned was chosen)."""
+        """Raise unless ``signature`` is the verify key's signature of ``message`` (or unsigned was chosen).
+        A process holding only the private key checks against its public half (it trusts what it signs)."""
+        if self.verify_key is None and self.sign_key is not None and not self.allow_unsigned:
+            if signature is None:
+                raise IntegrityError(f"{what} is not signed; refusing it (nothing was written)")
+            _verify(self.sign_key, message, signature, what)
+            return
         if self.verify_key is None:
             if not self.allow_unsigned:
                 raise RegistryError(
@@ -108,7 +115,18 @@ def _verify(key_path: Path, message: bytes, signature: str, what: str) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    key = load_pem_public_key(_read_key(key_path))
+    pem = _read_key(key_path)
+    key: object
+    if b"PRIVATE KEY" in pem:  # the signer's own key: its public half
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        private = load_pem_private_key(pem, password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise RegistryError(f"{key_path}: not an Ed25519 private key")
+        key = private.public_key()
+    else:
+        key = load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
         raise RegistryError(f"{key_path}: not an Ed25519 public key")
     try:

@@ -113,7 +113,8 @@ def evaluate_cmd(config_path: Path, model: Path, class_map: str | None) -> None:
 
     cfg = _load(config_path, {})
     try:
-        folder, manifest = DatasetStore(open_storage(cfg.registry)).fetch(
+        assert cfg.signing is not None  # the config refuses a file without it
+        folder, manifest = DatasetStore(open_storage(cfg.registry), cfg.signing.trust()).fetch(
             Ref.parse(cfg.heldout), cfg.work_dir / "datasets"
         )
     except (DatasetError, RegistryError) as exc:

@@ -60,7 +60,7 @@ class Cycle:
         storage = open_storage(cfg.registry)
         assert cfg.signing is not None  # the config refuses a file without it
         self.registry = Registry(storage, cfg.signing.trust())
-        self.datasets = DatasetStore(storage)
+        self.datasets = DatasetStore(storage, cfg.signing.trust())
         self.run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.dir = cfg.work_dir / f"run-{self.run_id}"
         self.on_train_line = on_train_line

@@ -67,6 +67,12 @@ class JobSettings(Section):
     config: Path | None = Field(None, description="Config file of a harvest, export or retrain job.")
     dataset: str | None = Field(None, description="Dataset an export job publishes a new version of.")
     registry: str | None = Field(None, description="Registry (file:// or s3://) an export job publishes to.")
+    sign_key: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) an export job signs its dataset version with (the training "
+        "server's, as retrain.signing.sign_key): retraining refuses an unsigned version.",
+    )
+    unsigned: bool = Field(False, description="Development only: an export job publishes without a signature.")
     catch_up_days: int = Field(
         7, ge=1, le=366, description="A harvest slot covers at most this many missed nights (older: logged, skipped)."
     )
@@ -91,6 +97,11 @@ class JobSettings(Section):
             raise ValueError(f"job {self.name!r}: a {self.kind} job needs config (the {self.kind} YAML)")
         if self.kind == "export" and not (self.dataset and self.registry):
             raise ValueError(f"job {self.name!r}: an export job needs dataset and registry")
+        if self.kind == "export" and self.sign_key is None and not self.unsigned:
+            raise ValueError(
+                f"job {self.name!r}: sign_key not set: dataset versions are signed. Fix: sign_key: the training "
+                "server's private key (as retrain.signing.sign_key), or unsigned: true on a development machine"
+            )
         if self.kind == "command" and not self.command:
             raise ValueError(f"job {self.name!r}: a command job needs command: [program, arg, ...]")
         return self
@@ -106,7 +117,8 @@ class JobSettings(Section):
         if self.kind == "export":
             assert self.dataset and self.registry
             export = ["labeling", "export", "--config", str(self.config)]
-            return [[*cli, *export, "--dataset", self.dataset, "--registry", self.registry]]
+            signing = ["--sign-key", str(self.sign_key)] if self.sign_key is not None else ["--unsigned"]
+            return [[*cli, *export, "--dataset", self.dataset, "--registry", self.registry, *signing]]
         if self.kind in ("retrain", "release"):
             return [[*cli, "retrain", "run" if self.kind == "retrain" else "release", "--config", str(self.config)]]
         return [list(self.command or [])]
@@ -153,6 +165,7 @@ def load_scheduler_config(path: Path) -> SchedulerSettings:
             update={
                 "config": resolve_path(j.config, base) if j.config else None,
                 "registry": resolve_file_url(j.registry, base) if j.registry else None,
+                "sign_key": resolve_path(j.sign_key, base) if j.sign_key else None,
             }
         )
         for j in cfg.jobs

@@ -27,6 +27,7 @@ from footfall.labeling.export import export_project
 from footfall.labeling.studio import Studio
 from footfall.registry.artefacts import Ref
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import open_storage
 from tests.conftest import PETS_GT, VTEST
 from tests.edge.test_capture import capture_run
@@ -89,7 +90,7 @@ def gt_result(frame: int, gt: np.ndarray) -> tuple[list[dict], list[tuple[float,
     return result, pixels
 
 
-def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str, tmp_path: Path) -> None:
+def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str, tmp_path: Path, trust: Trust) -> None:
     from ultralytics.data.utils import verify_image_label
 
     cfg = config(ls, captures, tmp_path)
@@ -134,7 +135,7 @@ def test_harvest_annotate_export_round_trip(ls: LabelStudioServer, captures: str
         studio.client.annotations.create(id=task["id"], result=result)
         drawn[task["data"]["item_id"]] = pixels
 
-    store = DatasetStore(open_storage(f"file://{tmp_path / 'registry'}"))
+    store = DatasetStore(open_storage(f"file://{tmp_path / 'registry'}"), trust)
     manifest = export_project(
         studio, project, ["person"], ls.files_root, store, "pets-labels", block_s=5, val_share=0.5
     )
@@ -215,7 +216,7 @@ def test_an_outage_mid_push_is_retried_and_resumed(
 
 
 def test_label_studio_down_during_the_export_job_then_the_rerun_exports_once(
-    ls: LabelStudioServer, captures: str, tmp_path: Path
+    ls: LabelStudioServer, captures: str, tmp_path: Path, trust: Trust
 ) -> None:
     """The export command (what the scheduler's export job runs) with Label Studio unreachable: one clear
     error, no dataset version; run again once it is back: one version; and again: still that one."""
@@ -244,7 +245,9 @@ def test_label_studio_down_during_the_export_job_then_the_rerun_exports_once(
         path = tmp_path / "harvest.yaml"
         path.write_text(yaml.safe_dump({"harvest": harvest}))
         registry = f"file://{tmp_path / 'registry'}"
-        cmd = footfall_cmd("labeling", "export", "--config", str(path), "--dataset", "store-labels")
+        cmd = footfall_cmd(
+            "labeling", "export", "--config", str(path), "--dataset", "store-labels", "--sign-key", str(trust.sign_key)
+        )
         env = {**os.environ, "LABEL_STUDIO_TOKEN": ls.token}
 
         def export() -> subprocess.CompletedProcess[str]:
@@ -254,7 +257,7 @@ def test_label_studio_down_during_the_export_job_then_the_rerun_exports_once(
         down = export()
         assert down.returncode == 1, down.stdout + down.stderr
         assert "Label Studio" in down.stderr and "Traceback" not in down.stderr, down.stderr
-        store = DatasetStore(open_storage(registry))
+        store = DatasetStore(open_storage(registry), trust)
         assert store.versions("store-labels") == [], "nothing published from a failed export"
 
         proxy.restore()

@@ -11,6 +11,7 @@ import pytest
 from footfall.labeling.mot_import import identity_classes
 from footfall.registry.artefacts import Ref
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 from tests.conftest import DATA, PETS_GT, VTEST, footfall_cmd
 
@@ -34,19 +35,19 @@ def test_identity_classes_of_pets(unsure: str, want: dict) -> None:
 
 
 @pytest.mark.slow
-def test_import_a_held_out_set_from_the_video(tmp_path: Path) -> None:
+def test_import_a_held_out_set_from_the_video(tmp_path: Path, trust: Trust) -> None:
     run = subprocess.run(
         footfall_cmd(
             "labeling", "import-mot", str(VTEST), str(PETS_GT), "--identity-classes", str(IDENTITIES),
             "--val-from-frame", "601", "--split", "val", "--name", "pets-heldout",
-            "--registry", f"file://{tmp_path / 'registry'}",
+            "--registry", f"file://{tmp_path / 'registry'}", "--sign-key", str(trust.sign_key),
         ),
         capture_output=True,
         text=True,
         timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
-    manifest = DatasetStore(FileStorage(tmp_path / "registry")).manifest(Ref.parse("pets-heldout:1"))
+    manifest = DatasetStore(FileStorage(tmp_path / "registry"), trust).manifest(Ref.parse("pets-heldout:1"))
     assert manifest.names == ["child", "female_adult", "male_adult"] and set(manifest.splits) == {"val"}
     val = manifest.splits["val"]
     assert val["images"] == 39  # frames 601, 606, …, 791

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from footfall.common.yolo import DatasetError
 from footfall.common.yolo_dataset import describe, merge, scan
 from footfall.registry.artefacts import Ref, RegistryError
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import FileStorage
 from tests.conftest import DATA
 
@@ -68,8 +70,8 @@ def test_background_images_and_orphan_labels(tmp_path: Path) -> None:
         scan(folder)
 
 
-def test_publish_is_immutable_deduplicated_and_fetch_verifies(tmp_path: Path) -> None:
-    store = DatasetStore(FileStorage(tmp_path / "reg"))
+def test_publish_is_immutable_deduplicated_and_fetch_verifies(tmp_path: Path, trust: Trust) -> None:
+    store = DatasetStore(FileStorage(tmp_path / "reg"), trust)
     folder = make_folder(tmp_path / "ds", ["a"], {"train/x": "0 0.5 0.5 0.1 0.1\n", "val/y": ""})
     first = store.publish("shop", folder, sources={"store": "s1"})
     assert (first.version, first.sources) == (1, {"store": "s1"})
@@ -89,8 +91,8 @@ def test_publish_is_immutable_deduplicated_and_fetch_verifies(tmp_path: Path) ->
     assert not (tmp_path / "cache" / "shop" / "v2").exists()
 
 
-def test_merge_remaps_classes_by_name_and_refuses_unknown(tmp_path: Path) -> None:
-    store = DatasetStore(FileStorage(tmp_path / "reg"))
+def test_merge_remaps_classes_by_name_and_refuses_unknown(tmp_path: Path, trust: Trust) -> None:
+    store = DatasetStore(FileStorage(tmp_path / "reg"), trust)
     a = make_folder(tmp_path / "a", ["male_adult", "child"], {"train/x": "0 0.5 0.5 0.1 0.1\n1 0.2 0.2 0.1 0.1\n"})
     b = make_folder(tmp_path / "b", ["child"], {"train/x": "0 0.3 0.3 0.1 0.1\n", "val/v": ""})
     fetched = [
@@ -116,6 +118,53 @@ def test_bad_refs(text: str) -> None:
         Ref.parse(text)
 
 
-def test_a_dataset_ref_with_an_alias_is_refused(tmp_path: Path) -> None:
+def test_a_dataset_ref_with_an_alias_is_refused(tmp_path: Path, trust: Trust) -> None:
     with pytest.raises(DatasetError, match="datasets have no aliases"):
-        DatasetStore(FileStorage(tmp_path / "reg")).manifest(Ref.parse("shop@production"))
+        DatasetStore(FileStorage(tmp_path / "reg"), trust).manifest(Ref.parse("shop@production"))
+
+
+def test_publishing_a_dataset_needs_the_signing_key(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "ds", ["a"], {"train/x": "0 0.5 0.5 0.1 0.1\n"})
+    with pytest.raises(RegistryError, match=r"refusing to publish dataset shop unsigned.*--sign-key"):
+        DatasetStore(FileStorage(tmp_path / "reg"), Trust()).publish("shop", folder)
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").rglob("*")), "nothing written"
+
+
+def test_a_bucket_writers_dataset_is_refused_before_anything_is_placed(
+    tmp_path: Path, trust: Trust, signing_keys: tuple[Path, Path]
+) -> None:
+    """Training labels decide what the next model counts: an unsigned version, or a signed one whose
+    manifest was edited (labels swapped with their checksums updated), is refused on every read."""
+    folder = make_folder(tmp_path / "ds", ["female_adult", "male_adult"], {"train/x": "0 0.5 0.5 0.1 0.1\n"})
+    bucket = FileStorage(tmp_path / "reg")
+    unsigned = DatasetStore(bucket, Trust(allow_unsigned=True)).publish("planted", folder)
+    assert unsigned.signature is None
+    reader = DatasetStore(bucket, Trust(verify_key=signing_keys[1]))
+    with pytest.raises(DatasetError, match="dataset planted:1 is not signed"):
+        reader.fetch(Ref.parse("planted:1"), tmp_path / "cache")
+
+    signed = DatasetStore(bucket, trust).publish("shop", folder)
+    assert signed.signature
+    assert reader.manifest(Ref.parse("shop:1")).fingerprint == signed.fingerprint  # the training server reads it
+    # the attacker swaps the classes of the label file and fixes its checksum in the manifest
+    from footfall.common.files import sha256_file
+
+    label = tmp_path / "reg" / "datasets" / "shop" / "v1" / "files" / "labels" / "train" / "x.txt"
+    label.write_text("1 0.5 0.5 0.1 0.1\n")
+    key = tmp_path / "reg" / "datasets" / "shop" / "v1" / "manifest.json"
+    doc = json.loads(key.read_text())
+    doc["files"]["labels/train/x.txt"] |= {"sha256": sha256_file(label), "size": label.stat().st_size}
+    key.write_text(json.dumps(doc))
+    with pytest.raises(DatasetError, match="signature of dataset shop:1 does not verify"):
+        reader.fetch(Ref.parse("shop:1"), tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_reading_datasets_needs_a_key_or_an_explicit_opt_out(tmp_path: Path, trust: Trust) -> None:
+    folder = make_folder(tmp_path / "ds", ["a"], {"train/x": "0 0.5 0.5 0.1 0.1\n"})
+    bucket = FileStorage(tmp_path / "reg")
+    DatasetStore(bucket, trust).publish("shop", folder)
+    with pytest.raises(DatasetError, match=r"without a verify key.*--verify-key"):
+        DatasetStore(bucket, Trust()).manifest(Ref.parse("shop:1"))
+    # the exporter holds the private key only: it reads its own versions (to find identical content)
+    assert DatasetStore(bucket, Trust(sign_key=trust.sign_key)).publish("shop", folder).version == 1

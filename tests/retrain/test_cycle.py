@@ -34,9 +34,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def registry_url(s3_endpoint: str) -> str:
+def registry_url(s3_endpoint: str, trust: Trust) -> str:
     url = f"s3://footfall-models/retrain-{uuid.uuid4().hex[:8]}"
-    store = DatasetStore(open_storage(url))
+    store = DatasetStore(open_storage(url), trust)
     # the held-out set (frames > 600) apart from the training set: it takes no part in training or in
     # choosing yolov5's best epoch
     store.publish("pets-train", PETS, sources={"store": "pets09", "camera": "view1"}, splits=("train",))
@@ -91,7 +91,7 @@ def run_cycle(cfg: Path, tmp_path: Path) -> dict:
 def test_worse_candidate_is_rejected_with_reasons(
     registry_url: str, tmp_path: Path, signing_keys: tuple[Path, Path], trust: Trust
 ) -> None:
-    store = DatasetStore(open_storage(registry_url))
+    store = DatasetStore(open_storage(registry_url), trust)
     bad = store.publish("pets-shuffled", shuffled_labels(PETS, tmp_path / "bad"), sources={"note": "labels shuffled"})
     # two epochs on a set without a val split: yolov5 7.0.14 crashes with --noval past one epoch, so the
     # cycle validates on the training images instead
@@ -188,7 +188,7 @@ def test_three_class_cycle_reports_every_class(
         VTEST, PETS_GT, tmp_path / "three", THREE, class_of=lambda i: THREE[i % 3], every=10, val_from_frame=601
     )
     assert counts["train"] > 0 and counts["val"] > 0
-    store = DatasetStore(open_storage(registry_url))
+    store = DatasetStore(open_storage(registry_url), trust)
     note = {"note": "classes = identity % 3 (constructed)"}
     store.publish("pets-3class-train", tmp_path / "three", sources=note, splits=("train",))
     ds = store.publish("pets-3class-heldout", tmp_path / "three", sources=note, splits=("val",))

@@ -24,10 +24,10 @@ PETS = DATA / "yolo" / "pets09_s2l1_person"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def server(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Path:
     """A training server's registry with a training set and the held-out set, and a shared work dir."""
     root = tmp_path_factory.mktemp("server")
-    store = DatasetStore(open_storage(f"file://{root / 'registry'}"))
+    store = DatasetStore(open_storage(f"file://{root / 'registry'}"), trust)
     store.publish("pets-train", PETS, splits=("train",))
     store.publish("pets-heldout", PETS, splits=("val",))
     return root

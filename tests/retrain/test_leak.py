@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from footfall.registry.datasets import DatasetStore
+from footfall.registry.signing import Trust
 from footfall.registry.storage import open_storage
 from footfall.retrain.config import load_retrain_config
 from footfall.retrain.cycle import Cycle, CycleError
@@ -23,7 +24,7 @@ def keys(signing_keys: tuple[Path, Path]) -> dict[str, str]:
 
 def cycle(tmp_path: Path, train: str, keys: dict[str, str]) -> Cycle:
     url = f"file://{tmp_path / 'registry'}"
-    store = DatasetStore(open_storage(url))
+    store = DatasetStore(open_storage(url), Trust(Path(keys["sign_key"]), Path(keys["verify_key"])))
     store.publish("pets-person", PETS)  # train + val: its val split is the held-out images
     store.publish("pets-train", PETS, splits=("train",))
     store.publish("pets-heldout", PETS, splits=("val",))

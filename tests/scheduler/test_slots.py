@@ -49,11 +49,12 @@ def test_a_harvest_slot_runs_one_command_per_night_and_an_export_slot_exports(tm
         config=tmp_path / "h.yaml",
         dataset="store-labels",
         registry="s3://b/p",
+        sign_key=tmp_path / "registry.key",
         cron="0 6 * * *",
     )
     (argv,) = export.runs(ts("2026-11-27T06:00"))
     want = ["labeling", "export", "--config", str(tmp_path / "h.yaml"), "--dataset", "store-labels"]
-    assert argv[-8:] == [*want, "--registry", "s3://b/p"]
+    assert argv[-10:] == [*want, "--registry", "s3://b/p", "--sign-key", str(tmp_path / "registry.key")]
 
 
 def test_the_ledger_knows_the_last_finished_slot(tmp_path: Path) -> None:

@@ -45,12 +45,12 @@ def test_a_model_artefact_name_that_is_not_a_plain_file_name_is_refused(
 
 
 @pytest.mark.parametrize("name", ["../../../outside.txt", "images/../../outside.jpg", "/etc/cron.d/x"])
-def test_a_dataset_file_name_outside_its_folder_is_refused(tmp_path: Path, name: str) -> None:
+def test_a_dataset_file_name_outside_its_folder_is_refused(tmp_path: Path, name: str, trust: Trust) -> None:
     folder = tmp_path / "ds"
     (folder / "images" / "train").mkdir(parents=True)
     (folder / "data.yaml").write_text("names: [person]\n")
     (folder / "images" / "train" / "a.jpg").write_bytes(b"jpeg")
-    store = DatasetStore(FileStorage(tmp_path / "bucket"))
+    store = DatasetStore(FileStorage(tmp_path / "bucket"), trust)
     store.publish("shop", folder)
     key = tmp_path / "bucket" / "datasets" / "shop" / "v1" / "manifest.json"
     manifest = json.loads(key.read_text())
