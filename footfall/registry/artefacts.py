@@ -92,11 +92,14 @@ def place_verified(
     *,
     what: str,
     extra: Mapping[str, bytes] | None = None,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> Path:
     """Download ``files`` (stored at ``key_of(rel)``) into a temporary folder beside ``final``, verify each
     checksum, write ``extra`` files, sync, then rename the folder to ``final`` (replacing an older copy).
 
-    On any mismatch or error the temporary folder is removed and nothing at ``final`` changes.
+    On any mismatch or error the temporary folder is removed and nothing at ``final`` changes. When an
+    older copy is replaced, ``before_replace(verified)`` runs first with the verified new folder (a
+    caller whose readers look at ``final`` points them elsewhere for the two renames).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(final.parent)
@@ -120,6 +123,8 @@ def place_verified(
         # mkdtemp made it 0700: the service reading it runs as another user than the one fetching (Ansible)
         os.chmod(tmp, 0o755)
         if final.exists():  # a partial or tampered earlier copy of the same version
+            if before_replace is not None:
+                before_replace(tmp)
             aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-old-"))
             os.replace(final, aside / final.name)
             shutil.rmtree(aside, ignore_errors=True)
@@ -138,7 +143,10 @@ def _sweep_stale(folder: Path) -> None:
     """Remove temporary folders left by killed fetches (``.NAME-…``, older than ``STALE_S``); a
     younger one may belong to a fetch still running."""
     now = time.time()
+    live = os.readlink(folder / "current") if (folder / "current").is_symlink() else None
     for entry in folder.glob(".*-*"):
+        if entry.name == live:
+            continue  # what ``current`` points at (a bridge a failed fetch left) is never stale
         if entry.is_dir() and not entry.is_symlink() and now - entry.stat().st_mtime > STALE_S:
             shutil.rmtree(entry, ignore_errors=True)
 

@@ -16,7 +16,9 @@ import getpass
 import json
 import os
 import re
+import shutil
 import socket
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -341,22 +343,41 @@ class Registry:
             )
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / f"v{version}"
-        if not (final.is_dir() and folder_matches(final, meta.files)):
-            place_verified(
-                self.storage,
-                lambda label: f"{self._vdir(ref.name, version)}/artefacts/{label}",
-                meta.files,
-                final,
-                what=meta.ref,
-                extra={"metadata.json": json.dumps(meta.to_dict(), indent=1).encode()},
-            )
-        _switch_current(dest, final.name)
+        bridges: list[Path] = []
+
+        def bridge(verified: Path) -> None:
+            """The running version's folder is about to be replaced: ``current`` points at a hard-linked
+            copy of the verified replacement meanwhile, so a reader always finds a whole model."""
+            if running == version:
+                copy = Path(tempfile.mkdtemp(dir=dest, prefix=f".{final.name}-bridge-"))
+                shutil.copytree(verified, copy, copy_function=os.link, dirs_exist_ok=True)
+                os.chmod(copy, 0o755)
+                bridges.append(copy)
+                _switch_current(dest, copy.name)
+
+        try:
+            if not (final.is_dir() and folder_matches(final, meta.files)):
+                place_verified(
+                    self.storage,
+                    lambda label: f"{self._vdir(ref.name, version)}/artefacts/{label}",
+                    meta.files,
+                    final,
+                    what=meta.ref,
+                    extra={"metadata.json": json.dumps(meta.to_dict(), indent=1).encode()},
+                    before_replace=bridge,
+                )
+            _switch_current(dest, final.name)
+        finally:
+            for copy in bridges:  # kept only if a failure left ``current`` on it: then it is the model
+                if os.readlink(dest / "current") != copy.name:
+                    shutil.rmtree(copy, ignore_errors=True)
         return final
 
 
 def current_version(dest: Path) -> int | None:
     """The version ``dest/current`` points at (``v<N>``), or ``None``."""
-    m = re.fullmatch(r"v(\d+)", os.readlink(dest / "current")) if (dest / "current").is_symlink() else None
+    link = os.readlink(dest / "current") if (dest / "current").is_symlink() else ""
+    m = re.fullmatch(r"\.?v(\d+)(?:-bridge-\w+)?", link)  # ``.vN-bridge-…``: see ``fetch``
     return int(m.group(1)) if m else None
 
 

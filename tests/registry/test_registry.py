@@ -162,6 +162,38 @@ def test_corrupt_artefact_is_refused_and_the_previous_model_kept(
     assert not [p for p in dest.iterdir() if p.name.startswith(".")]
 
 
+def test_re_placing_a_damaged_copy_of_the_running_version_never_leaves_current_pointing_at_nothing(
+    reg: Registry, artefacts: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The running model's folder was damaged on the device (a bad sector, a hand edit): fetching the same
+    version again replaces it. A model watcher reads ``current/model.onnx`` at any moment: at every rename
+    of the replacement it must find a whole model there (before: the old folder was moved aside, then the
+    new one moved in — ``current`` pointed at nothing in between)."""
+    import os
+
+    reg.publish("people", artefacts)
+    dest = tmp_path / "device"
+    reg.fetch(Ref.parse("people:1"), dest)
+    (dest / "v1" / "model.onnx").write_bytes(b"damaged")
+    good = artefacts["model.onnx"].read_bytes()
+    seen: list[bytes | None] = []
+    rename = os.replace
+
+    def watched(src: object, dst: object) -> None:
+        rename(src, dst)  # type: ignore[arg-type]
+        model = dest / "current" / "model.onnx"
+        seen.append(model.read_bytes() if model.exists() else None)
+
+    monkeypatch.setattr(os, "replace", watched)
+    assert reg.fetch(Ref.parse("people:1"), dest) == dest / "v1"
+    monkeypatch.undo()
+    assert (dest / "current").resolve() == (dest / "v1").resolve()
+    assert (dest / "current" / "model.onnx").read_bytes() == good
+    assert None not in seen, seen
+    assert seen[-1] == good
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]  # no bridge or old copy left
+
+
 def test_signed_manifest(reg: Registry, artefacts: dict[str, Path], tmp_path: Path) -> None:
     generate_keypair(tmp_path / "other.pem", tmp_path / "other.pub")
     reg.publish("people", artefacts)
