@@ -129,6 +129,14 @@ class CountingConfig(Section):
         description="A track first seen away from the picture's edge came out of an occlusion: its first "
         "motion is run back this long and a line crossed there is counted (0 = off).",
     )
+    confirm_share: float = Field(
+        0.1,
+        ge=0,
+        le=2,
+        description="A crossing counts once the person's foot is this share of their box height beyond the "
+        "line (or the track is lost there); back over the line before that, neither step counts — jitter of "
+        "a box at the line, scaled to the person's size in the picture (0 = count at once).",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> CountingConfig:

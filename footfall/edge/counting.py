@@ -96,12 +96,16 @@ class _Pending:
     ts: float
 
 
+CONFIRM_LOST_S = 1.0  # a track unseen this long beyond the line with a crossing not yet confirmed: it counts
+
+
 @dataclass
 class _LineState:
     side: int = 0  # +1 "in" side, -1 "out" side, 0 not yet known (first seen inside the band)
     anchor: Point | None = None  # last anchor seen on ``side``
     pending: _Pending | None = None
     crossings: int = 0  # crossings seen
+    unconfirmed: _Pending | None = None  # crossed, not yet far enough beyond the line (``confirm_share``)
 
 
 @dataclass
@@ -151,6 +155,10 @@ class CrossingCounter:
             people whose crossing an occlusion hid; a track the stitcher continued is not new. 0 turns
             it off.
         entry_fit_frames: how many sightings of a new track fix its motion for the rule above.
+        confirm_share: a crossing counts once the foot is this share of the person's box height beyond
+            the line, or the track is lost there; back over the line first, neither step counts (jitter
+            of a box at the line, at the person's scale in the picture). It is reported with the frame
+            and time it crossed. 0 counts at once.
     """
 
     def __init__(
@@ -165,9 +173,12 @@ class CrossingCounter:
         anchor: Anchor = _DEFAULTS.anchor,
         entry_backtrack_s: float = _DEFAULTS.entry_backtrack_s,
         entry_fit_frames: int = 10,
+        confirm_share: float = _DEFAULTS.confirm_share,
     ) -> None:
         if hysteresis_px < 0 or uturn_window_s < 0:
             raise ValueError("hysteresis_px and uturn_window_s must be >= 0")
+        if confirm_share < 0:
+            raise ValueError("confirm_share must be >= 0")
         if entry_backtrack_s < 0 or entry_fit_frames < 2:
             raise ValueError("entry_backtrack_s must be >= 0 and entry_fit_frames >= 2")
         if forget_after_s <= uturn_window_s:
@@ -183,6 +194,7 @@ class CrossingCounter:
         self.anchor = anchor
         self.entry_backtrack_s = entry_backtrack_s
         self.entry_fit_frames = entry_fit_frames
+        self.confirm_share = confirm_share
         self.voter = ClassVoter(class_names)
         self._tracks: dict[int, _TrackState] = {}
         self._counts: dict[str, dict[str, dict[str, int]]] = {
@@ -206,6 +218,7 @@ class CrossingCounter:
             forget_after_s=cfg.forget_after_s,
             anchor=cfg.anchor,
             entry_backtrack_s=cfg.entry_backtrack_s,
+            confirm_share=cfg.confirm_share,
         )
 
     @property
@@ -236,6 +249,7 @@ class CrossingCounter:
             self._first_frame = frame
         events: list[CrossingEvent] = []
         anchors = self.anchor.points(tracks.xyxy)
+        heights = (tracks.xyxy[:, 3] - tracks.xyxy[:, 1]).tolist()
         tids = tracks.track_id.tolist()
         for i, tid in enumerate(tids):
             if tid not in self._tracks:
@@ -255,7 +269,8 @@ class CrossingCounter:
             dist = line.signed_distance(anchors)
             for i, tid in enumerate(tids):
                 ls = self._tracks[tid].lines.setdefault(name, _LineState())
-                self._observe(name, line, tid, ls, Point(*anchors[i].tolist()), float(dist[i]), ts, frame, events)
+                point, beyond = Point(*anchors[i].tolist()), self.confirm_share * heights[i]
+                self._observe(name, line, tid, ls, point, float(dist[i]), beyond, ts, frame, events)
         for i, tid in enumerate(tids):
             state = self._tracks[tid]
             state.last_seen_ts = ts
@@ -318,20 +333,37 @@ class CrossingCounter:
         ls: _LineState,
         point: Point,
         dist: float,
+        beyond: float,
         ts: float,
         frame: int,
         events: list[CrossingEvent],
     ) -> None:
+        """One sighting against one line; ``beyond`` is how far past the line a crossing must reach."""
         side = 1 if dist > self.hysteresis_px else -1 if dist < -self.hysteresis_px else 0
         if side == 0:
             return
         if ls.side == 0 or side == ls.side:
             ls.side, ls.anchor = side, point
+            if ls.unconfirmed is not None and abs(dist) >= beyond:
+                held, ls.unconfirmed = ls.unconfirmed, None
+                self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
             return
         crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point, self.hysteresis_px)
         ls.side, ls.anchor = side, point
-        if crossed:
-            self._crossed(name, tid, ls, Direction.IN if side > 0 else Direction.OUT, ts, frame, events)
+        if not crossed:
+            return
+        direction = Direction.IN if side > 0 else Direction.OUT
+        if ls.unconfirmed is not None:
+            if ls.unconfirmed.direction is not direction:
+                ls.unconfirmed = None  # back over the line before the crossing was confirmed: neither counts
+            elif abs(dist) >= beyond:  # round the segment's end and through it again: the one crossing
+                held, ls.unconfirmed = ls.unconfirmed, None
+                self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
+            return
+        if abs(dist) >= beyond:
+            self._crossed(name, tid, ls, direction, ts, frame, events)
+        else:
+            ls.unconfirmed = _Pending(direction, frame, ts)
 
     def _crossed(
         self,
@@ -378,10 +410,13 @@ class CrossingCounter:
             self.moments.append(CountMoment(name, tid, risks))
 
     def _expire(self, now: float) -> list[CrossingEvent]:
-        events = []
+        events: list[CrossingEvent] = []
         for tid in list(self._tracks):
             state = self._tracks[tid]
             for name, ls in state.lines.items():
+                if ls.unconfirmed is not None and now - state.last_seen_ts > CONFIRM_LOST_S:
+                    held, ls.unconfirmed = ls.unconfirmed, None  # lost beyond the line: it went on
+                    self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
                 if ls.pending is not None and now - ls.pending.ts >= self.uturn_window_s:
                     p, ls.pending = ls.pending, None
                     events.append(self._event(name, tid, p.frame, p.ts, p.direction))
@@ -424,6 +459,9 @@ class CrossingCounter:
                         if ls.pending is None
                         else [ls.pending.direction.value, ls.pending.frame, ls.pending.ts],
                         "crossings": ls.crossings,
+                        "unconfirmed": None
+                        if ls.unconfirmed is None
+                        else [ls.unconfirmed.direction.value, ls.unconfirmed.frame, ls.unconfirmed.ts],
                     }
                     for name, ls in st.lines.items()
                 },
@@ -472,12 +510,13 @@ class CrossingCounter:
             for name, ls in t["lines"].items():
                 if name not in self.lines:
                     continue
-                pending = ls["pending"]
+                pending, held = ls["pending"], ls.get("unconfirmed")  # unconfirmed: later within version 1
                 lines[name] = _LineState(
                     int(ls["side"]),
                     point(ls["anchor"]),
                     None if pending is None else _Pending(Direction(pending[0]), int(pending[1]), float(pending[2])),
                     int(ls["crossings"]),
+                    None if held is None else _Pending(Direction(held[0]), int(held[1]), float(held[2])),
                 )
             e = t["entry"]
             entry = None

@@ -21,6 +21,7 @@ def run_track(
     line: Line = VERTICAL,
     hysteresis: float = 0.0,
     window: float = 0.0,
+    confirm: float = 0.0,
 ) -> dict[str, int]:
     counter = CrossingCounter(
         "cam",
@@ -29,6 +30,7 @@ def run_track(
         hysteresis_px=hysteresis,
         uturn_window_s=window,
         forget_after_s=max(10.0, window + 1),
+        confirm_share=confirm,
     )
     events = []
     for i, x in enumerate(xs):
@@ -60,6 +62,13 @@ def run_track(
         ([100, 104, 110], {"hysteresis": 3}, {"in": 0, "out": 0, "uturn": 0}),
         # U-turn, then a real crossing: the last one is held for the window and flushed at the end
         ([90, 110, 90, 110], {"window": 2}, {"in": 1, "out": 0, "uturn": 1}),
+        # confirm 0.1 × the 50 px box: a crossing counts once the feet are 5 px beyond the line …
+        ([90, 99, 101, 99, 101, 110], {"confirm": 0.1}, {"in": 1, "out": 0, "uturn": 0}),  # jitter before
+        ([90, 103, 90], {"confirm": 0.1}, {"in": 0, "out": 0, "uturn": 0}),  # a step over and back
+        ([90, 110, 90], {"confirm": 0.1}, {"in": 1, "out": 1, "uturn": 0}),  # went beyond, came back
+        ([90, 110, 90], {"confirm": 0.1, "window": 2}, {"in": 0, "out": 0, "uturn": 1}),
+        ([90, 102], {"confirm": 0.1}, {"in": 1, "out": 0, "uturn": 0}),  # … or the track is lost there
+        ([90, 102, 104, 106], {"confirm": 0.1}, {"in": 1, "out": 0, "uturn": 0}),  # reaches it later
     ],
 )
 def test_crossings(xs: list[float], kwargs: dict, expected: dict[str, int]) -> None:
@@ -317,7 +326,7 @@ def test_a_crossing_that_may_be_counted_wrong_is_a_count_moment_with_its_reasons
     assert got == [(1, "door", 4, ("short_track", "low_conf"))]
     # crossing back over the same line (U-turn window on: the moment is the crossing, not the report)
     counter = CrossingCounter("cam", {"door": VERTICAL}, ["person"], uturn_window_s=2, forget_after_s=10)
-    back = [*walk, 108, 104, 98, 96]
+    back = [*walk, 108, 104, 98, 94]
     got = _moments(counter, [(float(i), tracks((2, x, 200), conf=0.9), None) for i, x in enumerate(back)])
     assert got == [(19, "door", 2, ("recrossed",))]  # back over the line on its 20th frame
     # a class vote won narrowly: the crossing is counted, under a class that may be wrong
@@ -327,7 +336,7 @@ def test_a_crossing_that_may_be_counted_wrong_is_a_count_moment_with_its_reasons
     for i, x in enumerate(walk):
         probs = [0.0, 0.45, 0.55] if i % 2 else [0.0, 0.55, 0.45]
         frames.append((float(i), tracks((3, x, 200), cls=1, conf=0.9), detections([person_box(x, 200)], [1], [probs])))
-    assert _moments(counter, frames) == [(13, "door", 3, ("close_vote",))]
+    assert _moments(counter, frames) == [(14, "door", 3, ("close_vote",))]  # confirmed 6 px beyond the line
 
 
 def test_a_run_back_crossing_is_a_count_moment() -> None:
@@ -347,3 +356,28 @@ def test_a_resumed_counter_keeps_what_it_knew_of_its_tracks() -> None:
     resumed.set_state(counter.get_state())
     resumed.update(tracks((1, 104, 200), conf=0.9), 10.0, 10)
     assert resumed.moments == []  # seen on 11 frames, not a short track after the resume
+
+
+def test_a_confirmed_crossing_keeps_the_frame_it_crossed_and_a_lost_one_counts_after_a_second() -> None:
+    counter = CrossingCounter(
+        "cam", {"door": VERTICAL}, ["person"], hysteresis_px=0, uturn_window_s=0, confirm_share=0.1
+    )
+    assert counter.update(tracks((1, 90, 200)), 0.0, 0) == []
+    assert counter.update(tracks((1, 102, 200)), 0.1, 1) == []  # 2 px beyond a 50 px person: not yet
+    (e,) = counter.update(tracks((1, 108, 200)), 0.2, 2)
+    assert (e.direction, e.frame, e.ts) == (Direction.IN, 1, 0.1)
+    counter.update(tracks((2, 110, 250)), 0.3, 3)
+    assert counter.update(tracks((2, 98, 250)), 0.4, 4) == []  # 2 px beyond, then out of view
+    assert counter.update(tracks(), 1.4, 5) == []
+    (lost,) = counter.update(tracks(), 1.5, 6)
+    assert (lost.track_id, lost.direction, lost.frame) == (2, Direction.OUT, 4)
+
+
+def test_an_unconfirmed_crossing_survives_a_resume() -> None:
+    a = CrossingCounter("cam", {"door": VERTICAL}, ["person"], hysteresis_px=0, uturn_window_s=0, confirm_share=0.1)
+    a.update(tracks((1, 90, 200)), 0.0, 0)
+    a.update(tracks((1, 102, 200)), 0.1, 1)
+    b = CrossingCounter("cam", {"door": VERTICAL}, ["person"], hysteresis_px=0, uturn_window_s=0, confirm_share=0.1)
+    b.set_state(a.get_state())
+    (e,) = b.update(tracks((1, 108, 200)), 0.2, 2)
+    assert (e.direction, e.frame) == (Direction.IN, 1)
