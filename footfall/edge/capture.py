@@ -30,7 +30,9 @@ import numpy as np
 
 from footfall.common.capture import ITEM_PARTS
 from footfall.common.files import write_atomic
+from footfall.common.lines import LineConfig
 from footfall.common.localtime import DAY_S
+from footfall.common.traffic import LineTraffic, line_traffic
 from footfall.common.yolo import YoloBox, format_labels
 from footfall.edge.config import CaptureConfig
 from footfall.edge.sources import Frame
@@ -392,6 +394,33 @@ def dhash(image: np.ndarray) -> str:
     small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return f"{int(np.packbits(bits).view('>u8')[0]):016x}"
+
+
+def recent_tracks(spool: Path, camera: str, max_rows: int = 50_000) -> np.ndarray:
+    """MOT rows ``frame, id, x, y, w, h`` of the newest track files of ``camera`` in a spool (at most
+    ``max_rows``, newest sessions first); identities of different sessions are kept apart."""
+    files = sorted((spool / camera / "tracks").glob("*.txt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    parts: list[np.ndarray] = []
+    left = max_rows
+    for k, path in enumerate(files):
+        if left <= 0:
+            break
+        lines = path.read_bytes().splitlines()[-left:]
+        rows = [r.split(b",")[:6] for r in lines if r.count(b",") >= 5]
+        try:
+            block = np.array(rows, dtype=np.float64).reshape(-1, 6)
+        except ValueError:
+            continue  # not a track file of ours
+        block[:, 1] += k * 1e7  # session k's identities apart from the others'
+        parts.append(block)
+        left -= len(block)
+    return np.vstack(parts) if parts else np.zeros((0, 6))
+
+
+def traffic_of(spool: Path, camera: str, lines: Sequence[LineConfig]) -> dict[str, LineTraffic]:
+    """Where people walked near each of ``lines`` (by name), from ``camera``'s recent tracks in a spool."""
+    rows = recent_tracks(spool, camera)
+    return {line.name: line_traffic(rows, line.to_line()) for line in lines}
 
 
 def _last_mot_frame(path: Path) -> int:

@@ -17,7 +17,7 @@ import click
 
 from footfall.common.config import ConfigError
 from footfall.common.lines import parse_line_arg
-from footfall.edge.config import EdgeConfig, load_config, validate_config
+from footfall.edge.config import CameraConfig, EdgeConfig, load_config, validate_config
 from footfall.edge.tracking import TRACKERS
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ def _line_placement(cfg: EdgeConfig) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
     for cam in cfg.cameras:
+        warnings += [f"cameras[{cam.name}].{m}" for m in traffic_warnings(cfg, cam)]
         if source_kind(cam.source) != "file" or not Path(cam.source).is_file():
             continue
         cap = cv2.VideoCapture(cam.source)
@@ -187,6 +188,14 @@ def _line_placement(cfg: EdgeConfig) -> tuple[list[str], list[str]]:
             errors += [f"cameras[{cam.name}].{m}" for m in e]
             warnings += [f"cameras[{cam.name}].{m}" for m in w]
     return errors, warnings
+
+
+def traffic_warnings(cfg: EdgeConfig, cam: CameraConfig) -> list[str]:
+    """Placement warnings for ``cam``'s lines from where its recent tracks walked (the capture spool's
+    track files; none before the camera has run with capture on)."""
+    from footfall.edge.capture import traffic_of
+
+    return [w for name, t in traffic_of(cfg.capture.dir, cam.name, cam.lines).items() for w in t.warnings(name)]
 
 
 def _preflight(cfg: EdgeConfig) -> None:

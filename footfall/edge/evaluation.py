@@ -17,6 +17,7 @@ import numpy as np
 from footfall.common.geometry import Line
 from footfall.common.lines import LineConfig
 from footfall.common.mot import load_mot
+from footfall.common.traffic import by_track, line_traffic
 from footfall.edge.config import CameraConfig, DashboardConfig, EdgeConfig
 
 
@@ -28,12 +29,6 @@ class Crossing:
     identity: int
     direction: str
     foot: tuple[float, float]
-
-
-def _by_track(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """MOT rows ordered by identity, then frame, and their foot points (x + w/2, y + h)."""
-    rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]
-    return rows, np.column_stack([rows[:, 2] + rows[:, 4] / 2, rows[:, 3] + rows[:, 5]])
 
 
 def tally(events: list[Crossing]) -> dict[str, int]:
@@ -50,7 +45,7 @@ def crossing_events(rows: np.ndarray, line: Line, *, segment_only: bool = False)
     """
     from footfall.common.geometry import Point
 
-    rows, feet = _by_track(rows)
+    rows, feet = by_track(rows)
     side = np.sign(line.signed_distance(feet))
     side[side == 0] = 1  # on the line counts as "in", as in the reference JSON (x >= 240 is in)
     out = []
@@ -347,7 +342,7 @@ def segment_crossing_events(rows: np.ndarray, line: Line, band_px: float = TRUTH
     or past its end, is no crossing)."""
     from footfall.common.geometry import Point
 
-    rows, feet = _by_track(rows)
+    rows, feet = by_track(rows)
     dist = line.signed_distance(feet)
     out = []
     last: dict[int, tuple[int, int]] = {}  # identity → (side, row of its last point on that side)
@@ -364,28 +359,6 @@ def segment_crossing_events(rows: np.ndarray, line: Line, band_px: float = TRUTH
             foot = (round(float(feet[i, 0]), 1), round(float(feet[i, 1]), 1))
             out.append(Crossing(int(row[0]), ident, "in" if side > 0 else "out", foot))
     return sorted(out, key=lambda c: (c.frame, c.identity))
-
-
-def _walking_angle(rows: np.ndarray, line: Line, near_px: float = 40.0) -> float | None:
-    """The angle (0–90°) between the segment and the direction people walk near it, from the ground
-    truth's per-frame foot motion within ``near_px`` of the segment; None if nobody walks there."""
-    rows, feet = _by_track(rows)
-    same = rows[1:, 1] == rows[:-1, 1]
-    step = (feet[1:] - feet[:-1])[same]
-    mid = ((feet[1:] + feet[:-1]) / 2)[same]
-    ax, ay, bx, by = line.start.x, line.start.y, line.end.x, line.end.y
-    ux, uy = (bx - ax) / line.length, (by - ay) / line.length
-    t = (mid[:, 0] - ax) * ux + (mid[:, 1] - ay) * uy
-    near = (np.abs(line.signed_distance(mid)) < near_px) & (t >= 0) & (t <= line.length)
-    moving = np.hypot(step[:, 0], step[:, 1]) > 0.5
-    s = step[near & moving]
-    if len(s) < 5:
-        return None
-    # the mean axis of motion (directions folded: walking either way is the same axis)
-    theta = np.arctan2(s[:, 1], s[:, 0])
-    axis = 0.5 * np.arctan2(np.mean(np.sin(2 * theta)), np.mean(np.cos(2 * theta)))
-    diff = abs(np.degrees(axis - np.arctan2(uy, ux))) % 180
-    return float(min(diff, 180 - diff))
 
 
 def family_accuracy(per_line: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -424,7 +397,7 @@ def evaluate_line_family(
             "points": [list(p) for p in lc.points],
             "truth": truth,
             "counted": got,
-            "walk_angle_deg": _walking_angle(gt, line),
+            "walk_angle_deg": line_traffic(gt, line).walk_angle_deg,
             "person_height_px": round(float(np.median(crossers)), 1) if crossers else None,
         }
 

@@ -165,3 +165,28 @@ def test_classes_the_model_cannot_report_are_named(tmp_path: Path, yolov5n_onnx:
     doc["model"]["class_map"] = {"kid": "child", "woman": "female_adult", "man": "male_adult"}
     cfg.write_text(yaml.safe_dump(doc))
     assert client(cfg).get("/api/meta").json()["not_counted"] == []
+
+
+def test_line_advice_comes_from_the_cameras_recent_tracks(device: Path) -> None:
+    """Where people walked near each line (the capture spool's track files; here PETS's people): a line
+    they walk along is warned of, in the advice and in a save's answer."""
+    from footfall.common.mot import load_mot
+    from tests.conftest import PETS_GT
+
+    c = client(device)
+    empty = c.get("/api/cameras/front/advice").json()["advice"]
+    assert empty["door"]["steps"] == 0 and empty["door"]["warnings"] == []  # no tracks yet: nothing known
+    spool = load_config(device).capture.dir
+    (spool / "front" / "tracks").mkdir(parents=True)
+    rows = load_mot(PETS_GT)
+    (spool / "front" / "tracks" / "s1.txt").write_text(
+        "".join(f"{int(f)},{int(i)},{x},{y},{w},{h},0.9,0,1\n" for f, i, x, y, w, h in rows)
+    )
+    lines = [{"name": "across", "points": [[240, 0], [240, 360]]}, {"name": "along", "points": [[0, 200], [480, 200]]}]
+    version = c.get("/api/meta").json()["config_version"]
+    saved = c.put("/api/cameras/front/lines", json={"lines": lines, "config_version": version}).json()
+    assert saved["advice"]["across"]["warnings"] == [] and saved["advice"]["across"]["expected_accuracy"] == 0.94
+    (warning,) = saved["advice"]["along"]["warnings"]
+    assert warning.startswith("line along: people walk nearly along it (18° to the line)")
+    assert c.get("/api/cameras/front/advice").json()["advice"] == saved["advice"]
+    assert c.get("/api/cameras/nope/advice").status_code == 404

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import ROOT, VTEST, footfall_cmd
+from footfall.common.mot import load_mot
+from tests.conftest import PETS_GT, ROOT, VTEST, footfall_cmd
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def device_config(tmp: Path, model: Path, lines: dict[str, list], metrics_port: 
         "counting": {"uturn_window_s": 2},
         "storage": {"db": str(tmp / "footfall.db")},
         "metrics": {"port": metrics_port, "live_fps": 5},
-        "capture": {"enabled": False},
+        "capture": {"enabled": False, "dir": str(tmp / "spool")},
         "dashboard": {"port": dash_port, "timezone": "UTC"},
     }
     path = tmp / "device.yaml"
@@ -170,6 +171,12 @@ def yellow_column(jpeg: bytes, x: int) -> float:
 def test_live_view_and_a_drawn_line_used_by_the_next_run(yolov5n_onnx: Path, browser, tmp_path: Path) -> None:
     edge_port, dash_port = free_port(), free_port()
     cfg = device_config(tmp_path, yolov5n_onnx, {"x240": [[240, 0], [240, 360]]}, edge_port, dash_port)
+    # the camera's recent tracks, as its capture spool keeps them (PETS's people): where people walk
+    spool = tmp_path / "spool" / "plaza" / "tracks"
+    spool.mkdir(parents=True)
+    (spool / "s0.txt").write_text(
+        "".join(f"{int(f)},{int(i)},{x},{y},{w},{h},0.9,0,1\n" for f, i, x, y, w, h in load_mot(PETS_GT))
+    )
     edge = start("edge", "run", "--config", str(cfg), log=tmp_path / "edge.log")
     server = start("serve", "--config", str(cfg), log=tmp_path / "serve.log")
     try:
@@ -200,8 +207,13 @@ def test_live_view_and_a_drawn_line_used_by_the_next_run(yolov5n_onnx: Path, bro
         assert page.locator("line.drawn-line").count() == 2
         page.locator("input.line-name").nth(1).fill("mid")
         page.locator("input.line-name").nth(1).dispatch_event("change")
+        page.wait_for_selector("body[data-advice]", timeout=10_000)
+        assert page.evaluate("document.body.dataset.advice") == "ok"  # x240: people walk across it
         page.click("#save")
         page.wait_for_selector("body[data-save=saved]", timeout=10_000)
+        # the new horizontal line runs with the plaza's walking direction: the installer is told so
+        page.wait_for_selector("body[data-advice=warned]", timeout=10_000)
+        assert "line mid: people walk nearly along it" in page.inner_text("#advice")
         page.screenshot(path=str(ARTIFACTS / "dashboard-live-line-saved.png"), full_page=True)
     finally:
         stop(server)

@@ -119,3 +119,33 @@ def test_the_capture_upload_url_is_relative_to_the_config_file(tmp_path: Path) -
         "capture: {enabled: true, sync: {url: 'file://../bucket', store: s1}}\n"
     )
     assert load_config(path).capture.sync.url == f"file://{tmp_path / 'etc' / '..' / 'bucket'}"
+
+
+def test_validate_config_warns_of_a_line_people_walk_along_from_the_cameras_recent_tracks(tmp_path: Path) -> None:
+    """The device's own recent tracks (the capture spool's track files; PETS's people here) say where
+    people walk: a line they walk along is warned of, before and without running the detector."""
+    from footfall.common.mot import load_mot
+    from tests.conftest import PETS_GT, ROOT
+
+    cfg = yaml.safe_load((ROOT / "configs" / "sample.yaml").read_text())
+    cfg["cameras"][0]["source"] = str(ROOT.parent / "shared" / "data" / "videos" / "vtest.avi")
+    cfg["model"]["path"] = str(ROOT / "models" / "yolov5n.onnx")
+    cfg["capture"]["dir"] = str(tmp_path / "spool")
+    cfg["storage"]["db"] = str(tmp_path / "f.db")
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        cmd = footfall_cmd("edge", "run", "--config", str(path), "--validate-config")
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    before = validate()
+    assert before.returncode == 0 and "walk nearly along" not in before.stderr  # no tracks yet: nothing known
+    tracks = tmp_path / "spool" / "plaza" / "tracks" / "s1.txt"
+    tracks.parent.mkdir(parents=True)
+    rows = load_mot(PETS_GT)
+    tracks.write_text("".join(f"{int(f)},{int(i)},{x},{y},{w},{h},0.9,0,1\n" for f, i, x, y, w, h in rows))
+    after = validate()
+    assert after.returncode == 0, after.stderr
+    assert "warning: cameras[plaza].line y200: people walk nearly along it (18° to the line)" in after.stderr
+    assert "line x240" not in after.stderr and "line diag" not in after.stderr

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import cv2
 import httpx
@@ -17,9 +18,26 @@ from footfall.common.lines import LinesUpdate
 from footfall.common.redact import redact_url
 from footfall.dashboard.context import Context
 from footfall.dashboard.lines import StaleConfig, config_version, save_lines
+from footfall.edge.capture import traffic_of
+from footfall.edge.config import CameraConfig, EdgeConfig
 from footfall.edge.sources import open_capture
 
 log = logging.getLogger(__name__)
+
+
+def advice(cfg: EdgeConfig, cam: CameraConfig) -> dict[str, dict[str, Any]]:
+    """Placement advice for each of ``cam``'s lines from its recent tracks (the capture spool's track
+    files; empty ``steps`` before the camera ran with capture on)."""
+    return {
+        name: {
+            "walk_angle_deg": None if t.walk_angle_deg is None else round(t.walk_angle_deg, 1),
+            "person_height_px": None if t.person_height_px is None else round(t.person_height_px, 1),
+            "steps": t.steps,
+            "expected_accuracy": t.expected_accuracy,
+            "warnings": t.warnings(name),
+        }
+        for name, t in traffic_of(cfg.capture.dir, cam.name, cam.lines).items()
+    }
 
 
 def router(ctx: Context) -> APIRouter:
@@ -44,8 +62,18 @@ def router(ctx: Context) -> APIRouter:
                 "saved": [ln.model_dump(mode="json") for ln in cam.lines],
                 "config_version": config_version(ctx.settings.config_path),
                 "note": "The edge uses the new lines from its next start (restart the footfall service)",
+                "advice": advice(cfg, cam),
             }
         )
+
+    @r.get("/cameras/{camera}/advice")
+    def get_advice(camera: str) -> JSONResponse:
+        """Per saved line: where people walk near it (the camera's recent tracks) and what that means."""
+        cfg = ctx.config()
+        cam = next((c for c in cfg.cameras if c.name == camera), None) if cfg else None
+        if cfg is None or cam is None:
+            return JSONResponse({"error": f"no camera {camera!r} in the device config"}, 404)
+        return JSONResponse({"advice": advice(cfg, cam)})
 
     @r.get("/cameras/{camera}/snapshot.jpg")
     def snapshot(camera: str) -> Response:

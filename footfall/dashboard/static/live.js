@@ -66,6 +66,35 @@ function draw() {
   });
 }
 
+// Per saved line, from the camera's recent tracks: the angle people walk at to it, their size, the accuracy
+// measured on lines at that angle (one scene's figure), and warnings. Text only: names come from users.
+function showAdvice(advice) {
+  const list = $("advice");
+  list.innerHTML = "";
+  for (const [name, a] of Object.entries(advice)) {
+    const li = document.createElement("li");
+    if (a.walk_angle_deg === null) {
+      li.textContent = `${name}: no recent tracks near it (the camera records them with capture on).`;
+    } else {
+      li.textContent = `${name}: people walk at ${Math.round(a.walk_angle_deg)}° to it, about ${Math.round(a.person_height_px)} px tall; ` +
+        `counts on such lines were ${Math.round(100 * a.expected_accuracy)} % right in the scene measured.`;
+    }
+    for (const w of a.warnings) {
+      const p = document.createElement("div");
+      p.className = "note warning";
+      p.textContent = w;
+      li.appendChild(p);
+    }
+    list.appendChild(li);
+  }
+  document.body.dataset.advice = Object.values(advice).some((a) => a.warnings.length) ? "warned" : "ok";
+}
+
+async function loadAdvice() {
+  const r = await fetch(`/api/cameras/${encodeURIComponent(camera)}/advice`);
+  if (r.ok) showAdvice((await r.json()).advice);
+}
+
 function newName() {
   let k = lines.length + 1;
   while (lines.some((l) => l.name === `line-${k}`)) k++;
@@ -111,6 +140,7 @@ async function load() {
   });
   img.src = `/api/cameras/${encodeURIComponent(camera)}/live.mjpg`;
   draw();
+  await loadAdvice();
 }
 
 $("overlay").addEventListener("mousedown", (e) => { drag = { from: toSource(e) }; e.preventDefault(); });
@@ -140,6 +170,7 @@ $("save").addEventListener("click", async () => {
     lines = JSON.parse(JSON.stringify(saved));
     draw();
     $("status").textContent = `Saved ${saved.length} line(s). ${body.note}.`;
+    showAdvice(body.advice || {});
     document.body.dataset.save = "saved";
   } else {
     $("status").innerHTML = "";
