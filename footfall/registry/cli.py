@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +59,32 @@ url_option = click.option(
 )
 
 
-def sign_options(fn: Any) -> Any:
-    """``--sign-key`` / ``--unsigned`` of a command that publishes (a model or a dataset version)."""
-    fn = click.option(
-        "--unsigned", is_flag=True, help="Development only: publish without a signature (fetchers refuse it)."
-    )(fn)
-    return click.option(
-        "--sign-key",
-        envvar="FOOTFALL_SIGN_KEY",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Ed25519 private key (PEM) that signs the version (its checksums and metadata). Env: FOOTFALL_SIGN_KEY.",
-    )(fn)
+def _key_options(key: str, envvar: str, key_help: str, opt_out: str, opt_out_help: str) -> Callable[[Any], Any]:
+    """A key option (a PEM path, also from ``envvar``) and its loud development-only opt-out flag."""
+
+    def decorate(fn: Any) -> Any:
+        fn = click.option(opt_out, is_flag=True, help=f"Development only: {opt_out_help}")(fn)
+        path = click.Path(dir_okay=False, path_type=Path)
+        return click.option(key, envvar=envvar, type=path, help=f"{key_help} Env: {envvar}.")(fn)
+
+    return decorate
 
 
-def verify_options(fn: Any) -> Any:
-    """``--verify-key`` / ``--allow-unsigned`` of a command that reads versions (a model or a dataset)."""
-    fn = click.option(
-        "--allow-unsigned", is_flag=True, help="Development only: read versions without checking their signatures."
-    )(fn)
-    return click.option(
-        "--verify-key",
-        envvar="FOOTFALL_VERIFY_KEY",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Ed25519 public key (PEM) the version must be signed with. Env: FOOTFALL_VERIFY_KEY.",
-    )(fn)
+# a command that publishes (a model or a dataset version) / one that reads versions
+sign_options = _key_options(
+    "--sign-key",
+    "FOOTFALL_SIGN_KEY",
+    "Ed25519 private key (PEM) that signs the version (its checksums and metadata).",
+    "--unsigned",
+    "publish without a signature (fetchers refuse it).",
+)
+verify_options = _key_options(
+    "--verify-key",
+    "FOOTFALL_VERIFY_KEY",
+    "Ed25519 public key (PEM) the version must be signed with.",
+    "--allow-unsigned",
+    "read versions without checking their signatures.",
+)
 
 
 class _Group(click.Group):
