@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,14 @@ class _Pending:
     direction: Direction
     frame: int
     ts: float
+
+
+def _pending_doc(p: _Pending | None) -> list[Any] | None:
+    return None if p is None else [p.direction.value, p.frame, p.ts]
+
+
+def _pending_of(doc: list[Any] | None) -> _Pending | None:
+    return None if doc is None else _Pending(Direction(doc[0]), int(doc[1]), float(doc[2]))
 
 
 CONFIRM_LOST_S = 1.0  # a track unseen this long beyond the line with a crossing not yet confirmed: it counts
@@ -345,8 +354,7 @@ class CrossingCounter:
         if ls.side == 0 or side == ls.side:
             ls.side, ls.anchor = side, point
             if ls.unconfirmed is not None and abs(dist) >= beyond:
-                held, ls.unconfirmed = ls.unconfirmed, None
-                self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
+                self._confirm(name, tid, ls, events)
             return
         crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point, self.hysteresis_px)
         ls.side, ls.anchor = side, point
@@ -357,13 +365,18 @@ class CrossingCounter:
             if ls.unconfirmed.direction is not direction:
                 ls.unconfirmed = None  # back over the line before the crossing was confirmed: neither counts
             elif abs(dist) >= beyond:  # round the segment's end and through it again: the one crossing
-                held, ls.unconfirmed = ls.unconfirmed, None
-                self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
+                self._confirm(name, tid, ls, events)
             return
         if abs(dist) >= beyond:
             self._crossed(name, tid, ls, direction, ts, frame, events)
         else:
             ls.unconfirmed = _Pending(direction, frame, ts)
+
+    def _confirm(self, name: str, tid: int, ls: _LineState, events: list[CrossingEvent]) -> None:
+        """The held crossing counts, with the frame and time it crossed."""
+        assert ls.unconfirmed is not None
+        held, ls.unconfirmed = ls.unconfirmed, None
+        self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
 
     def _crossed(
         self,
@@ -415,8 +428,7 @@ class CrossingCounter:
             state = self._tracks[tid]
             for name, ls in state.lines.items():
                 if ls.unconfirmed is not None and now - state.last_seen_ts > CONFIRM_LOST_S:
-                    held, ls.unconfirmed = ls.unconfirmed, None  # lost beyond the line: it went on
-                    self._crossed(name, tid, ls, held.direction, held.ts, held.frame, events)
+                    self._confirm(name, tid, ls, events)  # lost beyond the line: it went on
                 if ls.pending is not None and now - ls.pending.ts >= self.uturn_window_s:
                     p, ls.pending = ls.pending, None
                     events.append(self._event(name, tid, p.frame, p.ts, p.direction))
@@ -455,13 +467,9 @@ class CrossingCounter:
                     name: {
                         "side": ls.side,
                         "anchor": point(ls.anchor),
-                        "pending": None
-                        if ls.pending is None
-                        else [ls.pending.direction.value, ls.pending.frame, ls.pending.ts],
+                        "pending": _pending_doc(ls.pending),
                         "crossings": ls.crossings,
-                        "unconfirmed": None
-                        if ls.unconfirmed is None
-                        else [ls.unconfirmed.direction.value, ls.unconfirmed.frame, ls.unconfirmed.ts],
+                        "unconfirmed": _pending_doc(ls.unconfirmed),
                     }
                     for name, ls in st.lines.items()
                 },
@@ -510,13 +518,12 @@ class CrossingCounter:
             for name, ls in t["lines"].items():
                 if name not in self.lines:
                     continue
-                pending, held = ls["pending"], ls.get("unconfirmed")  # unconfirmed: later within version 1
                 lines[name] = _LineState(
                     int(ls["side"]),
                     point(ls["anchor"]),
-                    None if pending is None else _Pending(Direction(pending[0]), int(pending[1]), float(pending[2])),
+                    _pending_of(ls["pending"]),
                     int(ls["crossings"]),
-                    None if held is None else _Pending(Direction(held[0]), int(held[1]), float(held[2])),
+                    _pending_of(ls.get("unconfirmed")),  # later within version 1: absent in older states
                 )
             e = t["entry"]
             entry = None
