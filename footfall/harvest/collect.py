@@ -104,9 +104,10 @@ def to_records(
                 counts[row, classes.index(cls)] += 1
             probs = b.get("class_probs")
             if probs and len(probs) == len(model_classes) and sum(probs) > 0:
+                total = sum(probs)
                 for name, p in zip(model_classes, probs, strict=True):  # one box is one unit of mass
                     if name in classes:
-                        mass[row, classes.index(name)] += p / sum(probs)
+                        mass[row, classes.index(name)] += p / total
             elif cls in classes:
                 mass[row, classes.index(cls)] += 1.0
             if b.get("track_id") is not None:

@@ -63,10 +63,13 @@ class Records:
             self.class_mass = self.class_counts.astype(np.float64)
         if not len(self.layout):
             self.layout = np.zeros(n, np.uint64)
-        columns = ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts", "count_risk")
-        for name in (*columns, "class_mass", "layout"):
+        for name in _COLUMNS:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Records.{name} has {len(getattr(self, name))} rows, ids has {n}")
+
+
+_COLUMNS: tuple[str, ...] = ("store", "camera", "ts", "dhash", "uncertainty", "disagreement", "class_counts")
+_COLUMNS += ("count_risk", "class_mass", "layout")
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,9 @@ def _greedy(
     """Take rows in ``order`` until ``limit``: skip near-duplicates (same camera) and full quotas.
     ``taken`` carries hashes and quota counts over from an earlier pass."""
     taken = taken or _Taken()
-    layouts = taken.layouts
     chosen: list[int] = []
     reasons: list[str] = []
-    hashes, per_store, per_camera = taken.hashes, taken.per_store, taken.per_camera
+    hashes, layouts, per_store, per_camera = taken.hashes, taken.layouts, taken.per_store, taken.per_camera
     dup = quota = 0
     for i in order.tolist():
         if len(chosen) >= limit:
