@@ -156,7 +156,6 @@ class Studio:
             item = task.get("data", {}).get("item_id")
             if item:
                 copies.setdefault(str(item), []).append(task)
-        deleted = 0
         for item, tasks in copies.items():
             if len(tasks) < 2:
                 continue
@@ -166,7 +165,6 @@ class Studio:
                     continue
                 task_id = int(extra["id"])
                 self.call(f"delete duplicate task {task_id}", self._deleter(task_id))
-                deleted += 1
                 log.warning(
                     "labeling: task %d was a second copy of item %s (an import sent twice): deleted", task_id, item
                 )
