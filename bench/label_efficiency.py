@@ -154,7 +154,14 @@ def train(data: Path, out: Path, *, images: int, seed: int, args: argparse.Names
     """Fine-tune yolov5n (COCO) on ``images`` training images; the ONNX model and how training went."""
     epochs = max(args.min_epochs, math.ceil(args.images_seen / max(images, 1)))
     settings = TrainSettings(
-        epochs=epochs, imgsz=args.imgsz, batch=16, workers=0, seed=seed, image_weights=False, timeout_s=3600
+        epochs=epochs,
+        imgsz=args.imgsz,
+        batch=16,
+        workers=0,
+        seed=seed,
+        image_weights=False,
+        timeout_s=3600,
+        checkpoint=args.checkpoint,
     )
     started = time.monotonic()
     summary = run_training(settings, parent=YOLOV5N, names=CLASSES, data_yaml=data, out=out / "train")
@@ -241,6 +248,12 @@ def main() -> None:
     ap.add_argument("--images-seen", type=int, default=1200, help="training images per run (epochs × set size)")
     ap.add_argument("--min-epochs", type=int, default=10)
     ap.add_argument("--imgsz", type=int, default=480)
+    ap.add_argument(
+        "--checkpoint",
+        choices=["best", "last"],
+        default="last",
+        help="the candidate's epoch: last, or yolov5's best by fitness on the training images themselves",
+    )
     ap.add_argument("--max-per-minute", type=int, default=300, help="the pool's capture rate limit")
     ap.add_argument("--report", action="store_true", help="only print the table and draw the PNG")
     args = ap.parse_args()

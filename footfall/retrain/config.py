@@ -35,6 +35,12 @@ class TrainSettings(Section):
         True, description="Sample images by the rarity of their classes (fights the majority class)."
     )
     freeze: int = Field(0, ge=0, le=24, description="Freeze the first N layers (10 = the backbone).")
+    checkpoint: Literal["best", "last"] = Field(
+        "best",
+        description="Which epoch's weights become the candidate: best (yolov5's fitness on the training set's "
+        "val split) or last (the end of the schedule; where val is the training images, best can be an "
+        "early epoch that learnt nothing new).",
+    )
     seed_from: dict[str, str] = Field(
         default_factory=dict,
         description="New class → parent class its detection head starts from (default: the same name, else 'person').",

@@ -88,6 +88,7 @@ def run_training(
         "seed": settings.seed,
         "image_weights": settings.image_weights,
         "freeze": settings.freeze,
+        "checkpoint": settings.checkpoint,
         "out": str(out),
         "config_dir": str(out / "yolov5-config"),
     }

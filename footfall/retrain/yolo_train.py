@@ -182,11 +182,17 @@ def train(spec: dict[str, Any]) -> None:
     )
 
 
+def chosen_checkpoint(weights: Path, which: str) -> Path:
+    """``best.pt`` (yolov5's fitness on the val split) when asked for and written, else ``last.pt``."""
+    best = weights / "best.pt"
+    return best if which == "best" and best.is_file() else weights / "last.pt"
+
+
 def finish(spec: dict[str, Any]) -> dict[str, Any]:
     """Stage 3 (one process): ``OUT/model.pt`` in the original format, and a summary."""
     out = Path(spec["out"])
     weights = out / "yolov5" / "weights"
-    best = weights / "best.pt" if (weights / "best.pt").is_file() else weights / "last.pt"
+    best = chosen_checkpoint(weights, spec.get("checkpoint", "best"))
     to_original(best, out / "model.pt", spec["names"])
     seeding = json.loads((out / "seed.json").read_text())
     summary = {**seeding, "weights": str(out / "model.pt"), "from_checkpoint": best.name}

@@ -37,3 +37,14 @@ def test_new_classes_start_from_the_parent_class_of_the_same_name_or_person() ->
     assert seed_sources(coco, ["car", "child"], {"child": "person"}) == [2, 0]
     with pytest.raises(SystemExit, match=r"cannot seed class 'child': the parent model has no 'person'"):
         seed_sources(["cat", "dog"], ["child"], {})
+
+
+def test_the_candidate_is_the_checkpoint_asked_for(tmp_path: Path) -> None:
+    from footfall.retrain.yolo_train import chosen_checkpoint
+
+    (tmp_path / "last.pt").write_bytes(b"last")
+    assert chosen_checkpoint(tmp_path, "best") == tmp_path / "last.pt"  # no best written (e.g. --noval)
+    (tmp_path / "best.pt").write_bytes(b"best")
+    assert chosen_checkpoint(tmp_path, "best") == tmp_path / "best.pt"
+    assert chosen_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
+    assert TrainSettings().checkpoint == "best"  # the product's default is unchanged
