@@ -4,12 +4,15 @@ Per task: the latest annotation that was not cancelled; a task whose only annota
 cancelled (skipped by the annotator) or that has none is left out; an annotation with no boxes is a
 background image (an empty label file). The split is by camera and time block: every frame of one
 camera within one ``block_s`` window lands on the same side, so near-identical frames of the same
-moment never sit in both train and val.
+moment never sit in both train and val. An export whose every group falls on the val side (a few
+cameras, one hour: it happens one time in 25 with two groups) goes to train whole: a version with
+nothing to train on is of no use, and training then chooses its epoch on the training images.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 from collections import Counter
@@ -22,6 +25,8 @@ from footfall.common.yolo import write_labels
 from footfall.labeling.contract import boxes_of, final_annotation
 from footfall.labeling.studio import Studio
 from footfall.registry.datasets import DatasetManifest, DatasetStore
+
+log = logging.getLogger(__name__)
 
 
 def split_of(store: str, camera: str, ts: float, *, block_s: float = 3600, val_share: float = 0.2) -> str:
@@ -45,13 +50,13 @@ def write_yolo(
         shutil.rmtree(out)
     counts: Counter[str] = Counter()
     stores, cameras, times, items = set(), set(), [], []
+    finished = []
     for task in tasks:
         annotation = final_annotation(task)
         if annotation is None:
             counts["cancelled" if task.get("annotations") else "unlabelled"] += 1
             continue
         data = task["data"]
-        boxes = boxes_of(annotation["result"], classes)
         split = split_of(
             data.get("store", ""),
             data.get("camera", ""),
@@ -59,6 +64,12 @@ def write_yolo(
             block_s=block_s,
             val_share=val_share,
         )
+        finished.append((data, annotation, split))
+    if finished and all(split == "val" for _, _, split in finished):
+        log.warning("export: every camera/time block fell on the val side; all %d frames go to train", len(finished))
+        finished = [(data, annotation, "train") for data, annotation, _ in finished]
+    for data, annotation, split in finished:
+        boxes = boxes_of(annotation["result"], classes)
         image = Path(files_root) / data["path"]
         target = out / "images" / split / f"{data['item_id']}{image.suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
