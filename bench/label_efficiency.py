@@ -371,7 +371,9 @@ def plot(runs: list[dict], metrics: dict[str, Callable[[dict], float]], strategi
             sd = [statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
             ax.errorbar(xs, mean, yerr=sd, marker="o", capsize=3, label=st)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("labelled frames (seed set + chosen)")
+        ticks = sorted({r["labelled_frames"] for r in runs})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xlabel("labelled frames (16 seed frames + chosen; the last: the whole pool)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].legend()
