@@ -5,16 +5,18 @@ Usage: python bench/store_scale.py [--cameras 1,2,4,8] [--fps 12] [--seconds 30]
 Every camera is its own real-time RTSP stream from a real GStreamer RTSP server (tests/rtsp_server.py)
 playing vtest.avi (PETS, a busy plaza) in a loop. Two designs run in the same session, on the same streams:
 
-  footfall   the device as it is: NumPy ByteTrack (no torch in a camera process), idle detector rate;
-  int8       the same with the INT8 model `footfall edge quantize` writes (calibrated on 40 PETS frames);
+  footfall   the device as it is: NumPy ByteTrack (no torch in a camera process), idle detector rate,
+             one shared detector process for two or more cameras (model.sharing: auto);
+  own        the same, but each camera process with its own copy of the detector (model.sharing: camera);
+  int8       footfall with the INT8 model `footfall edge quantize` writes (calibrated on 40 PETS frames);
   before     the design before issue #22: boxmot's ByteTrack in each camera process (torch loaded),
-             the detector on every frame.
+             the detector on every frame, each camera its own detector.
 
-Both are one process per camera with an FP32 ONNX detector each. Per design and camera count it
-prints per-camera frames per second delivered (counted, not dropped), end-to-end latency (frame read
-→ counted; p50/p95 from /health), CPU (% of one core) and memory (RSS, PSS) per camera process, and
-the RTSP server's own CPU (it shares the two cores). Then the empty-scene cost: one camera on an empty
-indoor scene against the same camera on the busy one, CPU per camera, for both designs.
+Per design and camera count it prints per-camera frames per second delivered (counted, not dropped),
+end-to-end latency (frame read → counted; p50/p95 from /health), CPU (% of one core) and memory (RSS,
+PSS) per camera — the camera processes plus the shared detector's process, divided by the cameras —
+and the RTSP server's own CPU (it shares the two cores). Then the empty-scene cost: one camera on an
+empty indoor scene against the same camera on the busy one, CPU per camera, for each design.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ DATA = ROOT.parent / "shared" / "data"
 BUSY = DATA / "videos" / "vtest.avi"
 EMPTY = DATA / "videos" / "one-by-one-person-detection.mp4"  # frames 0–62: nobody in the room
 MODEL = ROOT / "models" / "yolov5n.onnx"
-DESIGNS = {
+DESIGNS: dict[str, dict[str, Any]] = {
     "footfall": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},
+    "own": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}, "model": {"sharing": "camera"}},
     "int8": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},  # + the INT8 model (main)
-    "before": {"tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50}, "idle": {"detect_every_s": 0}},
+    "before": {
+        "tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50},
+        "idle": {"detect_every_s": 0},
+        "model": {"sharing": "camera"},
+    },
 }
 
 
@@ -62,15 +69,17 @@ def run(
     design: str, urls: list[str], work: Path, warmup: float, seconds: float, server: psutil.Process, model: Path
 ) -> dict:
     port = free_port()
+    design_cfg = dict(DESIGNS[design])
+    model_cfg = {"path": str(model), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480}
     cfg = {
         "cameras": [
             {"name": f"cam{i}", "source": url, "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
             for i, url in enumerate(urls)
         ],
-        "model": {"path": str(model), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480},
+        "model": model_cfg | design_cfg.pop("model", {}),
         "storage": {"db": str(work / f"{design}-{len(urls)}.db")},
         "metrics": {"port": port},
-        **DESIGNS[design],
+        **design_cfg,
     }
     path = work / f"{design}-{len(urls)}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -90,7 +99,8 @@ def run(
                 raise SystemExit(f"{design}: cameras did not start")
             time.sleep(1)
         time.sleep(warmup)
-        workers = camera_workers(parent)
+        workers = camera_workers(parent)  # the cameras and the shared detector, when there is one
+        shared = health(port).get("shared_detector")
         cpu0 = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
         server0 = sum(server.cpu_times()[:2])
         h0, t0 = health(port)["cameras"], time.monotonic()
@@ -98,6 +108,7 @@ def run(
         h1, dt = health(port)["cameras"], time.monotonic() - t0
         cpu = [100 * (sum(w.cpu_times()[:2]) - cpu0[w.pid]) / dt for w in workers]
         mem = [memory(w) for w in workers]  # (RSS, PSS) in MB
+        detector = [i for i, w in enumerate(workers) if shared and w.pid == shared["pid"]]
         server_cpu = 100 * (sum(server.cpu_times()[:2]) - server0) / dt
     finally:
         proc.terminate()
@@ -111,9 +122,12 @@ def run(
         "fps_per_camera_mean": round(statistics.mean(fps), 1),
         "latency_p50_ms": round(statistics.median(x["p50"] for x in lat), 1) if lat else None,
         "latency_p95_ms": round(max(x["p95"] for x in lat), 1) if lat else None,
-        "cpu_pct_per_camera": round(statistics.mean(cpu), 1),
-        "rss_mb_per_camera": round(statistics.mean(rss for rss, _ in mem), 1),
-        "pss_mb_per_camera": round(statistics.mean(pss for _, pss in mem), 1),
+        "cpu_pct_per_camera": round(sum(cpu) / len(urls), 1),
+        "rss_mb_per_camera": round(sum(rss for rss, _ in mem) / len(urls), 1),
+        "pss_mb_per_camera": round(sum(pss for _, pss in mem) / len(urls), 1),
+        "shared_detector": {"cpu_pct": round(cpu[detector[0]], 1), "rss_mb": round(mem[detector[0]][0], 1)}
+        if detector
+        else None,
         "detector_share": round(statistics.mean(h1[c]["detector_share"] for c in h1), 3),
         "server_cpu_pct": round(server_cpu, 1),
     }
@@ -126,6 +140,12 @@ def line(r: dict) -> str:
         f" | CPU/cam {r['cpu_pct_per_camera']:5.1f} %"
         f" | RSS/cam {r['rss_mb_per_camera']:5.0f} MB PSS/cam {r['pss_mb_per_camera']:5.0f} MB"
         f" | detector on {100 * r['detector_share']:.0f} % of frames | RTSP server CPU {r['server_cpu_pct']:.0f} %"
+        + (
+            f" | shared detector CPU {r['shared_detector']['cpu_pct']:.0f} %"
+            f" RSS {r['shared_detector']['rss_mb']:.0f} MB"
+            if r["shared_detector"]
+            else ""
+        )
     )
 
 
@@ -135,7 +155,7 @@ def main() -> None:
     ap.add_argument("--fps", type=int, default=12, help="frame rate of every stream")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=15.0)
-    ap.add_argument("--designs", default="footfall,int8,before", help="the last is the baseline of the ratios")
+    ap.add_argument("--designs", default="footfall,own,int8,before", help="the last is the baseline of the ratios")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     counts = [int(n) for n in args.cameras.split(",")]

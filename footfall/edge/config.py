@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
@@ -80,11 +80,50 @@ class ModelConfig(Section):
     )
     threads: int = Field(0, ge=0, le=64, description="Intra-op threads (0 = runtime default).")
     sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="Refuse a file that differs.")
+    sharing: Literal["auto", "device", "camera"] = Field(
+        "auto",
+        description="device: one detector process serves every camera of the device, running their pictures "
+        "in batches (ONNX models); camera: each camera process loads its own copy; auto: device when two or "
+        "more cameras are enabled and the model is ONNX.",
+    )
+    batch_max: int = Field(8, ge=1, le=64, description="Most pictures the shared detector runs at once.")
+    batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="How long the shared detector waits for more pictures after the first. 0: it runs what is "
+        "waiting (no added latency; batching gains nothing on a CPU); a GPU gains from a few ms.",
+    )
+    shared_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="A camera that waits longer than this for the shared detector counts on with its own copy "
+        "of the model, and tries the shared one again 10 s later.",
+    )
+
+    # where the detector runs, not what it finds: kept out of a camera's fingerprint
+    PLACEMENT: ClassVar[set[str]] = {"sharing", "batch_max", "batch_wait_ms", "shared_timeout_s"}
+
+    @model_validator(mode="after")
+    def _sharable(self) -> ModelConfig:
+        if self.sharing == "device" and self.resolved_backend() != "onnx":
+            raise ValueError(
+                f"sharing: device needs an ONNX model; {self.path} runs on the {self.resolved_backend()} backend. "
+                "Fix: set model.sharing to camera, or export the model with 'footfall edge export-onnx'"
+            )
+        return self
 
     def resolved_backend(self) -> str:
         if self.backend != "auto":
             return self.backend
         return "torch" if self.path.suffix in (".pt", ".pth") else "onnx"
+
+    def shared(self, cameras: int) -> bool:
+        """Whether a device running ``cameras`` cameras gives them one shared detector."""
+        if self.sharing == "auto":
+            return cameras >= 2 and self.resolved_backend() == "onnx"
+        return self.sharing == "device"
 
 
 class TrackerConfig(Section):
@@ -338,7 +377,7 @@ class EdgeConfig(Section):
         blob = json.dumps(
             [
                 camera.model_dump(mode="json"),
-                self.model.model_dump(mode="json"),
+                self.model.model_dump(mode="json", exclude=ModelConfig.PLACEMENT),
                 self.tracker.model_dump(mode="json"),
                 self.counting.model_dump(mode="json"),
             ],

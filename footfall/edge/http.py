@@ -53,6 +53,14 @@ class StatsCollector:
         share = GaugeMetricFamily(
             "footfall_detector_share", "Share of recent frames the detector ran on (idle rate)", labels=["camera"]
         )
+        shared = GaugeMetricFamily(
+            "footfall_shared_detector",
+            "1 while the camera's pictures go to the device's shared detector",
+            labels=["camera"],
+        )
+        fallbacks = CounterMetricFamily(
+            "footfall_detector_fallbacks", "Times the camera fell back to its own copy of the model", labels=["camera"]
+        )
         crossings = CounterMetricFamily(
             "footfall_crossings", "Counted crossings", labels=["camera", "line", "class", "direction"]
         )
@@ -64,12 +72,14 @@ class StatsCollector:
             restarts.add_metric([cam], n_restarts)
             up.add_metric([cam], 1.0 if alive else 0.0)
             share.add_metric([cam], s.detector_share)
+            shared.add_metric([cam], 1.0 if s.detector_placement == "shared" else 0.0)
+            fallbacks.add_metric([cam], s.detector_fallbacks)
             for q, v in (("0.5", s.latency_p50_s), ("0.95", s.latency_p95_s)):
                 if v is not None:
                     latency.add_metric([cam, q], v)
             for (line, cls, direction), n in sorted(s.crossings.items()):
                 crossings.add_metric([cam, line, cls, direction.value], n)
-        yield from (frames, fps, dropped, reconnects, restarts, up, latency, share, crossings)
+        yield from (frames, fps, dropped, reconnects, restarts, up, latency, share, shared, fallbacks, crossings)
 
 
 def serve(
@@ -197,7 +207,12 @@ class _CappedServer(ThreadingHTTPServer):
             self._slots.release()
 
 
-def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after_s: float = 30.0) -> dict[str, Any]:
+def health_report(
+    cameras: dict[str, tuple[CameraStats, int, bool]],
+    stale_after_s: float = 30.0,
+    shared_detector: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``shared_detector``: the device's detector process (``alive``, ``restarts``), when it has one."""
     now = time.time()
     cams: dict[str, dict[str, Any]] = {
         cam: {
@@ -210,6 +225,8 @@ def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after
             if s.latency_p50_s is None
             else {"p50": round(1000 * s.latency_p50_s, 1), "p95": round(1000 * (s.latency_p95_s or 0.0), 1)},
             "detector_share": round(s.detector_share, 3),
+            "detector": s.detector_placement,
+            "detector_fallbacks": s.detector_fallbacks,
             "seconds_since_frame": round(now - s.last_frame_wall, 1) if s.last_frame_wall else None,
             "model_version": s.model_version,
             "model_sha256": s.model_sha256,
@@ -221,8 +238,11 @@ def health_report(cameras: dict[str, tuple[CameraStats, int, bool]], stale_after
         c["alive"] and isinstance(age := c["seconds_since_frame"], float) and age < stale_after_s for c in cams.values()
     )
     versions = sorted({c["model_version"] for c in cams.values() if c["model_version"]})
-    return {
+    report = {
         "status": "ok" if ok else "degraded",
         "model_version": versions[0] if len(versions) == 1 else versions,
         "cameras": cams,
     }
+    if shared_detector is not None:
+        report["shared_detector"] = shared_detector
+    return report

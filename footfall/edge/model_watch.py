@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from footfall.edge.config import ModelConfig
 from footfall.edge.detectors import Detector, create_detector
@@ -39,8 +40,15 @@ def _fingerprint(path: str) -> tuple[str, float, int] | None:
 class ModelWatcher:
     """Polls ``cfg.path`` at most every ``check_every_s`` seconds; returns a new detector when it changed."""
 
-    def __init__(self, cfg: ModelConfig, current: Detector, check_every_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        current: Detector,
+        check_every_s: float = 2.0,
+        create: Callable[[ModelConfig], Detector] = create_detector,
+    ) -> None:
         self.cfg = cfg
+        self._create = create
         self.current = current
         self.check_every_s = check_every_s
         self._seen = _fingerprint(str(cfg.path))
@@ -58,7 +66,7 @@ class ModelWatcher:
             return None
         self._seen = seen  # a refused file is not retried until it changes again
         try:
-            new = create_detector(self.cfg)
+            new = self._create(self.cfg)
         except Exception as exc:  # a broken release must never stop counting
             self.refusals += 1
             log.error("refusing new model %s (%s); keeping %s", seen[0], exc, self.current.model_version)

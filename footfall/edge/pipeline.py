@@ -48,6 +48,10 @@ class CameraStats:
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
     detector_share: float = 1.0  # share of recent frames the detector ran on (edge.rate)
+    # where its network runs: "shared" (the device's detector), "own" (its own copy: configured, or the
+    # shared one did not answer), and how often it had to fall back to its own copy
+    detector_placement: str = "own"
+    detector_fallbacks: int = 0
 
     def add(self, events: list[CrossingEvent]) -> None:
         for e in events:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from footfall.edge.config import CameraConfig, EdgeConfig
+from footfall.edge.detectors.shared import ServerAddress
 from footfall.edge.live import LiveHub
 from footfall.edge.pipeline import CameraStats, RunResult
 
@@ -69,14 +70,34 @@ class DoneMessage:
 WorkerMessage = StatsMessage | FrameMessage | DoneMessage
 
 
-def _camera_worker(
-    cfg_blob: bytes, camera: str, messages: Any, logs: Any, stop_evt: Any, live_evt: Any, opts: RunOptions
-) -> None:
+def _child_logging(logs: Any) -> None:
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(logging.INFO)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def _detector_worker(cfg_blob: bytes, address: ServerAddress, logs: Any, stop_evt: Any, ready: Any) -> None:
+    _child_logging(logs)
+    from footfall.edge.detectors.shared import serve_detector
+
+    serve_detector(EdgeConfig.model_validate_json(cfg_blob).model, address, stop_evt, ready)
+
+
+def _camera_worker(
+    cfg_blob: bytes,
+    camera: str,
+    messages: Any,
+    logs: Any,
+    stop_evt: Any,
+    live_evt: Any,
+    opts: RunOptions,
+    detector_at: ServerAddress | None = None,
+) -> None:
+    _child_logging(logs)
     from footfall.edge.build import build_camera
+    from footfall.edge.detectors import create_detector
+    from footfall.edge.detectors.shared import DetectorLink
     from footfall.edge.pipeline import run_camera, session_id
     from footfall.edge.store import CountStore
 
@@ -92,13 +113,20 @@ def _camera_worker(
             time.sleep(0.2)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    parts = build_camera(cfg, cam, stop)
+    link = DetectorLink(detector_at, cfg.model.shared_timeout_s) if detector_at is not None else None
+    parts = build_camera(cfg, cam, stop, detector=create_detector(cfg.model, link) if link else None)
     session = session_id(cam.name, cam.source, cfg.fingerprint(cam))
     if opts.fresh:
         session += f"-{int(time.time())}"
     last = [0.0]
 
+    def placement(stats: CameraStats) -> None:
+        if link is not None:
+            stats.detector_placement = "shared" if link.shared else "own"
+            stats.detector_fallbacks = link.fallbacks
+
     def progress(stats: CameraStats, index: int) -> None:
+        placement(stats)
         now = time.monotonic()
         if now - last[0] >= opts.stats_interval_s:
             last[0] = now
@@ -132,7 +160,7 @@ def _camera_worker(
                 sink.offer(frame, detections, tracks, stats.model_version, parts.counter.moments)
             live.offer(frame, detections, tracks)
 
-        watcher = ModelWatcher(cfg.model, parts.detector)
+        watcher = ModelWatcher(cfg.model, parts.detector, create=lambda model: create_detector(model, link))
         result = run_camera(
             parts,
             reload_detector=watcher.poll,
@@ -146,11 +174,27 @@ def _camera_worker(
             on_progress=progress,
             on_tracks=on_tracks,
         )
+    placement(stats)
     messages.put(StatsMessage(camera, stats, stats.frames, parts.source.frame_count))
     stop.set()
+    if link is not None:
+        link.close()
     if result.restart:
         sys.exit(RESTART_EXIT)
     messages.put(DoneMessage(camera, result))
+
+
+@dataclass
+class _DetectorProcess:
+    """The device's shared detector process, restarted with backoff like a camera (never given up on:
+    while it is down, cameras count with their own copy of the model)."""
+
+    address: ServerAddress
+    process: Any = None
+    ready: Any = None
+    restarts: int = 0
+    backoff: float = 0.0
+    next_start: float = 0.0
 
 
 @dataclass
@@ -182,6 +226,7 @@ class EdgeService:
         self.live = LiveHub(self._live_wanted)
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
+        self._detector = _DetectorProcess(ServerAddress.private()) if cfg.model.shared(len(self._workers)) else None
 
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -209,7 +254,7 @@ class EdgeService:
                 self.cfg.metrics.host,
                 self.cfg.metrics.port,
                 self.snapshot,
-                lambda: health_report(self.snapshot()),
+                lambda: health_report(self.snapshot(), shared_detector=self._detector_health()),
                 live=self.live if self.cfg.metrics.live else None,
                 token=access_token(self.cfg.dashboard.token),
             )
@@ -219,9 +264,13 @@ class EdgeService:
         sync = self.cfg.capture.sync
         if self.cfg.capture.enabled and sync.url and sync.every_s > 0:
             threading.Thread(target=self._sync_loop, name="capture-sync", daemon=True).start()
+        if self._detector is not None:
+            self._start_detector(blob)
         try:
             while True:
                 now = time.monotonic()
+                if self._detector is not None:
+                    self._supervise_detector(blob, now)
                 for w in self._workers.values():
                     self._supervise(w, blob, now)
                 self._drain(timeout=0.2)
@@ -243,6 +292,8 @@ class EdgeService:
                 bar.close()
             if server:
                 server.shutdown()
+            if self._detector is not None:
+                self._stop_detector()
             listener.stop()
         return {name: w.result for name, w in self._workers.items()}
 
@@ -310,10 +361,68 @@ class EdgeService:
                     self._stop_evt,
                     self._live_wanted[w.camera.name],
                     self.opts,
+                    self._detector.address if self._detector is not None else None,
                 ),
                 daemon=True,
             )
             w.process.start()
+
+    def _supervise_detector(self, blob: bytes, now: float) -> None:
+        d = self._detector
+        assert d is not None
+        if d.process is not None and not d.process.is_alive():
+            d.process.join()
+            if self._stop.is_set():
+                return
+            wd = self.cfg.watchdog
+            d.backoff = min(max(d.backoff * 2, wd.backoff_initial_s), wd.backoff_max_s)
+            d.next_start = now + d.backoff
+            d.restarts += 1
+            log.warning(
+                "shared detector exited with code %s; restarting in %.1fs (cameras count with their own copy)",
+                d.process.exitcode,
+                d.backoff,
+            )
+            d.process = None
+        if d.process is None and now >= d.next_start and not self._stop.is_set():
+            d.ready = _CTX.Event()
+            d.process = _CTX.Process(
+                target=_detector_worker,
+                name="shared-detector",
+                args=(blob, d.address, self._logs, self._stop_evt, d.ready),
+                daemon=True,
+            )
+            d.process.start()
+
+    def _start_detector(self, blob: bytes, wait_s: float = 60.0) -> None:
+        """Start the shared detector and wait until it listens: cameras started before would each load
+        their own copy of the model."""
+        d = self._detector
+        assert d is not None
+        self._supervise_detector(blob, time.monotonic())
+        deadline = time.monotonic() + wait_s
+        while not d.ready.wait(0.2):
+            if not d.process.is_alive() or time.monotonic() > deadline:
+                log.warning("the shared detector did not start; cameras start with their own copy of the model")
+                return
+
+    def _detector_health(self) -> dict[str, Any] | None:
+        d = self._detector
+        if d is None:
+            return None
+        alive = bool(d.process is not None and d.process.is_alive())
+        return {"alive": alive, "restarts": d.restarts, "pid": d.process.pid if alive else None}
+
+    def _stop_detector(self, grace_s: float = 5.0) -> None:
+        d = self._detector
+        assert d is not None
+        self._stop_evt.set()  # the cameras have stopped (or are stopping): the detector goes last
+        if d.process is not None:
+            d.process.join(grace_s)
+            if d.process.is_alive():
+                d.process.kill()
+                d.process.join()
+        d.address.remove()
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

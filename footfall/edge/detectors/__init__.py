@@ -16,6 +16,7 @@ from footfall.edge.types import Detections
 
 if TYPE_CHECKING:
     from footfall.edge.config import ModelConfig
+    from footfall.edge.detectors.shared import DetectorLink
 
 
 class ModelFileError(ValueError):
@@ -128,15 +129,21 @@ def _class_names_of(path_str: str, _mtime_ns: int, _size: int) -> tuple[str, ...
     return tuple(_parse_names(meta["names"])) if "names" in meta else None
 
 
-def create_detector(cfg: ModelConfig) -> Detector:
-    """Build the detector named by ``cfg.backend`` (``auto`` picks by the file extension)."""
+def create_detector(cfg: ModelConfig, link: DetectorLink | None = None) -> Detector:
+    """Build the detector named by ``cfg.backend`` (``auto`` picks by the file extension); with ``link``,
+    an ONNX model runs in the device's shared detector (``detectors.shared``)."""
     backend = cfg.resolved_backend()
     try:
         factory = DETECTORS[backend]
     except KeyError:
         raise ValueError(f"Unknown detector backend {backend!r}. Available: {', '.join(sorted(DETECTORS))}") from None
     version = registry_version(cfg.path) if cfg.path.exists() else None
-    detector = factory(cfg, cfg.classes, cfg.class_map)
+    if link is not None and backend == "onnx":
+        from footfall.edge.detectors.shared import SharedDetector
+
+        detector: Detector = SharedDetector(cfg, cfg.classes, cfg.class_map, link)
+    else:
+        detector = factory(cfg, cfg.classes, cfg.class_map)
     if version:
         detector.model_version = version
     return detector

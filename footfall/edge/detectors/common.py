@@ -13,6 +13,17 @@ from footfall.edge.types import Detections
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    """What a loaded model file says about itself: what a detector needs beside the session."""
+
+    names: tuple[str, ...]
+    stride: int
+    fixed_hw: tuple[int, int] | None  # a model exported at one input size
+    model_version: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Letterbox:
     """How a frame was resized and padded into the network input."""
 
@@ -36,10 +47,10 @@ def letterbox_shape(frame_hw: tuple[int, int], input_size: int, stride: int) -> 
     return Letterbox(gain, (in_w - new_w) / 2, (in_h - new_h) / 2, (in_h, in_w)), (new_h, new_w)
 
 
-def preprocess(
+def letterbox(
     frame_bgr: np.ndarray, input_size: int, stride: int, fixed_hw: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, Letterbox]:
-    """Frame → (1, 3, H, W) float32 RGB blob in [0, 1] plus the letterbox used."""
+    """Frame → the network's picture (uint8 BGR, resized and padded with grey) plus the letterbox used."""
     if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
         raise ValueError(f"frame must have shape (H, W, 3), got {frame_bgr.shape}")
     h, w = frame_bgr.shape[:2]
@@ -56,8 +67,20 @@ def preprocess(
     bottom, right = box.input_hw[0] - new_h - top, box.input_hw[1] - new_w - left
     if top or bottom or left or right:
         img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(114, 114, 114))
-    blob = cv2.dnn.blobFromImage(img, scalefactor=1 / 255.0, swapRB=True)
-    return blob, Letterbox(box.gain, float(left), float(top), box.input_hw)
+    return np.ascontiguousarray(img), Letterbox(box.gain, float(left), float(top), box.input_hw)
+
+
+def to_blob(pictures: Sequence[np.ndarray]) -> np.ndarray:
+    """Letterboxed BGR pictures of one size → the (B, 3, H, W) float32 RGB batch in [0, 1]."""
+    return np.asarray(cv2.dnn.blobFromImages(list(pictures), scalefactor=1 / 255.0, swapRB=True))
+
+
+def preprocess(
+    frame_bgr: np.ndarray, input_size: int, stride: int, fixed_hw: tuple[int, int] | None = None
+) -> tuple[np.ndarray, Letterbox]:
+    """Frame → (1, 3, H, W) float32 RGB blob in [0, 1] plus the letterbox used."""
+    picture, box = letterbox(frame_bgr, input_size, stride, fixed_hw)
+    return to_blob([picture]), box
 
 
 @dataclass(frozen=True)
@@ -177,10 +200,14 @@ class YoloV5Backend:
     def _forward(self, blob: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _infer(self, picture: np.ndarray) -> np.ndarray:
+        """The letterboxed picture → raw predictions (N, 5 + model classes); a shared detector sends it away."""
+        return self._forward(to_blob([picture]))
+
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        blob, box = preprocess(frame_bgr, self.input_size, self.stride, self._fixed_hw)
+        picture, box = letterbox(frame_bgr, self.input_size, self.stride, self._fixed_hw)
         return postprocess(
-            self._forward(blob),
+            self._infer(picture),
             box,
             frame_bgr.shape[:2],
             self._mapping,

@@ -31,7 +31,7 @@ def export_onnx(weights: Path, out: Path, *, opset: int = 17, model_version: str
         opset_version=opset,
         input_names=["images"],
         output_names=["output0"],
-        dynamic_axes={"images": {2: "height", 3: "width"}, "output0": {1: "anchors"}},
+        dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}},
         dynamo=False,
     )
     proto = onnx.load(str(tmp))
