@@ -83,8 +83,9 @@ class ModelConfig(Section):
     sharing: Literal["auto", "device", "camera"] = Field(
         "auto",
         description="device: one detector process serves every camera of the device, running their pictures "
-        "in batches (ONNX models); camera: each camera process loads its own copy; auto: device when two or "
-        "more cameras are enabled and the model is ONNX.",
+        "in batches (ONNX models; model.threads batches run side by side, one core each, 0 = one per core); "
+        "camera: each camera process loads its own copy; auto: device when two or more cameras are enabled "
+        "and the model is ONNX.",
     )
     batch_max: int = Field(8, ge=1, le=64, description="Most pictures the shared detector runs at once.")
     batch_wait_ms: float = Field(

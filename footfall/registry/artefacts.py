@@ -22,6 +22,10 @@ from typing import Any
 from footfall.common.files import FileEntry, sha256_file
 from footfall.registry.storage import RegistryError, Storage
 
+# a model version's network for each precision a device can run: the retrain cycle publishes them,
+# ``registry fetch --needs`` checks for one, the Ansible roles point the device at one
+MODEL_FILES: dict[str, str] = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
+
 
 class IntegrityError(RegistryError):
     """An artefact whose bytes or name do not match what was recorded at publish time."""

@@ -228,12 +228,26 @@ def rollback(obj: _Ctx, name: str, alias: str) -> None:
     is_flag=True,
     help="Allow a version older than the one DEST runs (an operator's rollback; refused otherwise).",
 )
+@click.option(
+    "--needs",
+    multiple=True,
+    metavar="FILE",
+    help="Refuse a version without this file, before anything is placed (e.g. model-int8.onnx). Repeatable.",
+)
 @click.pass_obj
-def fetch(obj: _Ctx, ref: str, dest: Path, verify_key: Path | None, allow_unsigned: bool, rollback: bool) -> None:
+def fetch(
+    obj: _Ctx,
+    ref: str,
+    dest: Path,
+    verify_key: Path | None,
+    allow_unsigned: bool,
+    rollback: bool,
+    needs: tuple[str, ...],
+) -> None:
     """Verify REF's signature, download it, verify every checksum, place it under DEST and switch
     DEST/current to it."""
     reg = obj.with_trust(Trust(verify_key=verify_key, allow_unsigned=allow_unsigned))
-    placed = reg.fetch(Ref.parse(ref), dest, rollback=rollback)
+    placed = reg.fetch(Ref.parse(ref), dest, rollback=rollback, needs=needs)
     click.echo(str(placed))
 
 

@@ -324,16 +324,24 @@ class Registry:
             ) from None
 
     # -- fetch ------------------------------------------------------------------------------------
-    def fetch(self, ref: Ref, dest: Path, *, rollback: bool = False) -> Path:
+    def fetch(self, ref: Ref, dest: Path, *, rollback: bool = False, needs: tuple[str, ...] = ()) -> Path:
         """Verify the signature, download, verify every checksum, then place atomically.
 
         The version lands in ``dest/v<N>`` and ``dest/current`` is switched to it by a rename; on any
         mismatch nothing under ``dest`` changes. Aliases are not signed, so a version older than the one
         ``dest/current`` holds is a downgrade: refused unless ``rollback`` (an operator's explicit act).
+        A version without every file of ``needs`` (the INT8 network a device runs) is refused too.
         """
         version = self.resolve(ref)
         meta = self.metadata(ref.name, version)
         self.trust.check(meta.ref, meta.signed_bytes(), meta.signature)
+        missing = [name for name in needs if name not in meta.files]
+        if missing:
+            raise RegistryError(
+                f"{meta.ref} has no {', '.join(missing)} (it has {', '.join(sorted(meta.files))}); the device runs "
+                "that file, so nothing was placed. Fix: publish the version with it (retrain.precision), or deploy "
+                "the precision the version has"
+            )
         running = current_version(dest)
         if running is not None and version < running and not rollback:
             raise IntegrityError(

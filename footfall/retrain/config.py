@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from footfall.common.classes import PRODUCT_CLASSES
 from footfall.common.config import Section, load_section, resolve_file_url, resolve_path
+from footfall.edge.detectors.quantize import MIN_CALIBRATION_FRAMES
 from footfall.registry.artefacts import Ref, RegistryError
 from footfall.registry.signing import KEYGEN_HINT, SigningSettings
 
@@ -178,6 +179,17 @@ class RetrainConfig(Section):
         None,
         description="sign_key signs every published candidate; verify_key checks the parent fetched from the "
         "registry (the stores hold the same public key).",
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="The network the stores run. int8: the candidate is also quantized (calibrated on "
+        "calibration_frames images of its own training set, the stores' frames; the detection head stays FP32) "
+        "and published as model-int8.onnx beside model.onnx, and the gate judges the INT8 network against the "
+        "parent's INT8 one (its FP32 one when it has none): what the stores would run against what they run. "
+        "Set the rollout's footfall_model_precision to the same.",
+    )
+    calibration_frames: int = Field(
+        40, ge=MIN_CALIBRATION_FRAMES, le=2000, description="Training images that set the INT8 ranges."
     )
     work_dir: Path = Field(Path("runs/retrain"), description="Scratch space for datasets, runs and exports.")
     train: TrainSettings = Field(default_factory=TrainSettings)

@@ -22,7 +22,7 @@ import yaml
 
 from footfall.common.files import sha256_file
 from footfall.common.yolo_dataset import merge
-from footfall.registry.artefacts import Ref, RegistryError
+from footfall.registry.artefacts import MODEL_FILES, Ref, RegistryError
 from footfall.registry.core import ModelVersion, Registry
 from footfall.registry.datasets import DatasetManifest, DatasetStore
 from footfall.registry.storage import open_storage
@@ -112,11 +112,13 @@ class Cycle:
         verified = ModelVersion.from_dict(json.loads((folder / "metadata.json").read_text()))
         known = set(verified.class_names or [])
         lacks = not set(self.cfg.classes) <= known
+        # judged as the stores run it: its network of the fleet's precision, when it was published with one
+        runs = folder / MODEL_FILES[self.cfg.precision]
         return {
-            "label": f"{self.cfg.model_name}:{version}",
+            "label": f"{self.cfg.model_name}:{version}" + (f" ({runs.name})" if self.cfg.precision != "fp32" else ""),
             "version": version,
             "pt": folder / "model.pt",
-            "onnx": folder / "model.onnx",
+            "onnx": runs if runs.is_file() else folder / MODEL_FILES["fp32"],
             "sha256": sha256_file(folder / "model.pt"),
             "class_map": self.cfg.evaluation.baseline_class_map if lacks else None,
         }
@@ -164,6 +166,15 @@ class Cycle:
         yaml_path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return yaml_path
 
+    def quantize(self, fp32: Path, data: Path) -> Path:
+        """The candidate's INT8 network, calibrated on its own training images (the stores' frames; never
+        the held-out set, which is not in the training set: ``fetch_datasets``)."""
+        from footfall.edge.detectors.quantize import calibration_frames, quantize_int8
+
+        frames = calibration_frames(data / "images" / "train", self.cfg.calibration_frames)
+        log.info("retrain %s: quantizing to INT8 on %d training images", self.run_id, len(frames))
+        return quantize_int8(fp32, self.dir / MODEL_FILES["int8"], frames, input_size=self.cfg.evaluation.input_size)
+
     # -- the whole cycle --------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -185,9 +196,12 @@ class Cycle:
         )
         log.info("retrain %s: [4/6] exporting to ONNX", self.run_id)
         weights = Path(summary["weights"])
-        onnx = _export(weights, self.dir / "model.onnx", f"{cfg.model_name}:candidate-{self.run_id}")
+        version = f"{cfg.model_name}:candidate-{self.run_id}"
+        networks = {"fp32": _export(weights, self.dir / MODEL_FILES["fp32"], version)}
+        if cfg.precision == "int8":
+            networks["int8"] = self.quantize(networks["fp32"], data_yaml.parent)
         log.info("retrain %s: [5/6] evaluating candidate and %s on %s", self.run_id, parent["label"], cfg.heldout)
-        cand_scores = evaluate_model(onnx, heldout, cfg.classes, cfg.evaluation)
+        cand_scores = evaluate_model(networks[cfg.precision], heldout, cfg.classes, cfg.evaluation)
         prod_scores = evaluate_model(
             parent["onnx"], heldout, cfg.classes, cfg.evaluation, class_map=parent["class_map"]
         )
@@ -195,6 +209,7 @@ class Cycle:
         log.info("retrain %s: [6/6] gate: %s", self.run_id, "; ".join(decision.reasons))
         metadata = {
             "class_names": cfg.classes,
+            "precision": cfg.precision,  # the network the metrics and the gate are of
             "status": "candidate" if decision.accepted else "rejected",
             "metrics": cand_scores,
             "baseline": {"model": parent["label"], "metrics": prod_scores},
@@ -213,7 +228,8 @@ class Cycle:
                 "run_id": self.run_id,
             },
         }
-        meta = self.registry.publish(cfg.model_name, {"model.onnx": onnx, "model.pt": weights}, metadata)
+        files = {MODEL_FILES[p]: path for p, path in networks.items()} | {"model.pt": weights}
+        meta = self.registry.publish(cfg.model_name, files, metadata)
         promoted = None
         if decision.accepted:
             promoted = self.registry.promote(cfg.model_name, meta.version, cfg.gate.promote_to)
@@ -222,6 +238,7 @@ class Cycle:
             "version": meta.version,
             "model": meta.ref,
             "accepted": decision.accepted,
+            "precision": cfg.precision,
             "promoted_to": cfg.gate.promote_to if promoted else None,
             "reasons": decision.reasons,
             "candidate": cand_scores,

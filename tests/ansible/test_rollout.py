@@ -431,3 +431,21 @@ def test_a_degraded_store_on_the_new_version_is_not_deployed(tmp_path: Path, tru
     assert run.returncode != 0, run.stdout[-3000:]
     assert "people:2 was not deployed on store-d" in run.stdout, run.stdout[-3000:]
     assert os.readlink(models / "current") == "v1"
+
+
+def test_an_int8_fleet_refuses_a_version_without_its_network(fleet: dict, yolov5n_onnx: Path) -> None:
+    """Stores set to run the INT8 network (footfall_edge_model_file) are never switched to a version that
+    lacks it: the canary's fetch refuses it before placing anything, and the wave stops."""
+    from footfall.registry.artefacts import MODEL_FILES
+
+    defaults = yaml.safe_load((ANSIBLE / "roles/footfall_edge/defaults/main.yml").read_text())
+    assert defaults["footfall_edge_model_file"] == MODEL_FILES["fp32"]  # the role and the registry agree
+    reg = fleet["reg"]
+    before = _running(fleet), _link(fleet, "store-a"), _link(fleet, "store-b")
+    meta = reg.publish("people", {"model.onnx": yolov5n_onnx})  # FP32 only
+    reg.promote("people", meta.version, "production")
+    run = playbook(fleet["inventory"], "rollout.yml", "-e", f"footfall_edge_model_file={MODEL_FILES['int8']}")
+    assert run.returncode != 0
+    assert f"people:{meta.version} has no model-int8.onnx" in run.stdout, run.stdout[-3000:]
+    assert not (fleet["tmp"] / "store-a/var/lib/footfall/models" / f"v{meta.version}").exists()
+    assert (_running(fleet), _link(fleet, "store-a"), _link(fleet, "store-b")) == before

@@ -45,7 +45,7 @@ def server(yolov5n_onnx: Path) -> Iterator[DetectorServer]:
     one a service's detector process speaks."""
     address = ServerAddress.private()
     stop = threading.Event()
-    srv = DetectorServer(address, _model(yolov5n_onnx, batch_max=4, batch_wait_ms=30), stop)
+    srv = DetectorServer(address, _model(yolov5n_onnx, batch_max=4, batch_wait_ms=30, threads=1), stop)
     ready = threading.Event()
     thread = threading.Thread(target=srv.serve, args=(ready,), daemon=True)
     thread.start()

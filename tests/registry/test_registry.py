@@ -140,6 +140,18 @@ def test_fetch_verifies_and_places_atomically(reg: Registry, artefacts: dict[str
     assert json.loads((placed / "metadata.json").read_text())["version"] == 1
 
 
+def test_a_version_without_the_network_the_device_runs_is_refused_before_anything_is_placed(
+    reg: Registry, artefacts: dict[str, Path], tmp_path: Path
+) -> None:
+    reg.publish("people", artefacts)
+    dest = tmp_path / "device" / "models"
+    assert "model-int8.onnx" not in artefacts
+    with pytest.raises(RegistryError, match=r"people:1 has no model-int8\.onnx.*nothing was placed"):
+        reg.fetch(Ref.parse("people:1"), dest, needs=("model-int8.onnx",))
+    assert not dest.exists()
+    assert reg.fetch(Ref.parse("people:1"), dest, needs=("model.onnx",)) == dest / "v1"
+
+
 def test_corrupt_artefact_is_refused_and_the_previous_model_kept(
     reg: Registry, artefacts: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -216,3 +216,35 @@ def test_three_class_cycle_reports_every_class(
     assert meta["gate"]["accepted"] == report["accepted"]
     folder = reg.fetch(Ref("people-3class", version=report["version"]), tmp_path / "device")
     assert list(OnnxDetector(folder / "model.onnx", THREE).class_names) == THREE
+
+
+def test_an_int8_fleet_gets_an_int8_network_judged_as_it_will_run(
+    registry_url: str, tmp_path: Path, signing_keys: tuple[Path, Path], trust: Trust
+) -> None:
+    """retrain.precision: int8 — the candidate is quantized on its own training images, published beside
+    its FP32 network, and the gate's figures are those of the INT8 network a device will run."""
+    from footfall.edge.detectors.onnx import OnnxModel
+    from footfall.registry.artefacts import MODEL_FILES
+    from footfall.registry.datasets import DatasetStore
+    from footfall.retrain.config import EvalSettings
+    from footfall.retrain.evaluate import evaluate_model
+
+    cfg = config(tmp_path, registry_url, signing_keys, train_datasets=["pets-train"], precision="int8")
+    report = run_cycle(cfg, tmp_path)
+    assert report["precision"] == "int8"
+    reg = Registry(open_storage(registry_url), trust)
+    meta = reg.metadata("people-test", report["version"]).to_dict()
+    assert meta["precision"] == "int8"
+    assert {"model.onnx", "model-int8.onnx", "model.pt"} <= set(meta["files"])
+    folder = reg.fetch(Ref.parse(f"people-test:{report['version']}"), tmp_path / "device", needs=(MODEL_FILES["int8"],))
+    int8 = OnnxModel(folder / MODEL_FILES["int8"])
+    assert int8._session.get_modelmeta().custom_metadata_map["precision"] == "int8"
+    assert int8.info.names == ("person",)
+    # the gate's figures are the INT8 network's, recomputed here from the fetched file
+    heldout = DatasetStore(open_storage(registry_url), trust).fetch(Ref.parse("pets-heldout:1"), tmp_path / "ho")
+    settings = EvalSettings(input_size=320, conf_threshold=0.4, latency_images=5)
+    scores = {p: evaluate_model(folder / MODEL_FILES[p], heldout, ["person"], settings) for p in ("int8", "fp32")}
+    assert report["candidate"]["map50"] == scores["int8"]["map50"]
+    assert abs(scores["int8"]["map50"] - scores["fp32"]["map50"]) < 0.02, scores  # quantized with care
+    detector = OnnxDetector(folder / MODEL_FILES["int8"], ["person"], input_size=640)
+    assert len(detector.detect(cv2.imread(str(DATA / "images" / "bus.jpg")))) >= 3

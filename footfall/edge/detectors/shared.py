@@ -129,21 +129,37 @@ class DetectorServer:
         self.address = address
         self.cfg = cfg
         self.stop = stop
+        # batches run side by side, one core each: on a CPU two single-threaded runs of yolov5n do
+        # more per second than one run on two threads (6.0 against 8.1 ms a picture, 2 cores)
+        self.runners = cfg.threads or os.cpu_count() or 1
         self._models: dict[str, _Model] = {}
+        self._lock = threading.Lock()  # the models and the batch counts, shared by the runners
         self._inbox: queue.Queue[_Pending | _Load] = queue.Queue()
         self.batch_sizes: dict[int, int] = {}  # pictures in a run → how many runs
 
     def serve(self, ready: Any = None) -> None:
         listener = Listener(self.address.path, family="AF_UNIX", authkey=self.address.authkey)
         threading.Thread(target=self._accept, args=(listener,), name="detector-accept", daemon=True).start()
+        runners = [
+            threading.Thread(target=self._runner, name=f"detector-run-{i}", daemon=True) for i in range(self.runners)
+        ]
+        for runner in runners:
+            runner.start()
         if ready is not None:
             ready.set()
-        log.info("shared detector serving on %s", self.address.path)
+        log.info("shared detector serving on %s (%d runners)", self.address.path, self.runners)
         try:
-            while not self.stop.is_set():
-                self._step()
+            for runner in runners:
+                runner.join()
         finally:
             listener.close()
+
+    def _runner(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._step()
+            except Exception:  # a runner never dies quietly: the cameras would wait for it
+                log.exception("shared detector: a run failed")
 
     def _accept(self, listener: Listener) -> None:
         while not self.stop.is_set():
@@ -193,6 +209,10 @@ class DetectorServer:
         self._unload_idle()
 
     def _load(self, req: LoadRequest) -> Loaded | Refused:
+        with self._lock:
+            return self._load_locked(req)
+
+    def _load_locked(self, req: LoadRequest) -> Loaded | Refused:
         from footfall.edge.detectors.onnx import OnnxModel
 
         known = self._models.get(req.sha256 or "")
@@ -203,7 +223,7 @@ class DetectorServer:
             model = OnnxModel(
                 Path(req.path),
                 providers=self.cfg.providers,
-                threads=self.cfg.threads,
+                threads=1,
                 sha256=req.sha256,
                 model_names=req.model_names,
             )
@@ -234,7 +254,8 @@ class DetectorServer:
                     for p in chunk:
                         self._send(p.conn, Refused(f"inference failed: {exc}"))
                     continue
-                self.batch_sizes[len(chunk)] = self.batch_sizes.get(len(chunk), 0) + 1
+                with self._lock:
+                    self.batch_sizes[len(chunk)] = self.batch_sizes.get(len(chunk), 0) + 1
                 for i, p in enumerate(chunk):
                     self._send(p.conn, Inferred(out[i][out[i][:, 4] > p.request.conf_threshold]))
 
@@ -245,10 +266,11 @@ class DetectorServer:
 
     def _unload_idle(self) -> None:
         now = time.monotonic()
-        for sha, entry in list(self._models.items()):
-            if now - entry.last_used > IDLE_MODEL_S:
-                del self._models[sha]
-                log.info("shared detector: model %s unloaded (unused)", entry.model.info.model_version)
+        with self._lock:
+            for sha, entry in list(self._models.items()):
+                if now - entry.last_used > IDLE_MODEL_S:
+                    del self._models[sha]
+                    log.info("shared detector: model %s unloaded (unused)", entry.model.info.model_version)
 
 
 class DetectorLink:
