@@ -16,6 +16,7 @@ reader that lists images never sees an image without its label, and the manifest
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import time
@@ -405,8 +406,7 @@ def recent_tracks(spool: Path, camera: str, max_rows: int = 50_000) -> np.ndarra
     for k, path in enumerate(files):
         if left <= 0:
             break
-        lines = path.read_bytes().splitlines()[-left:]
-        rows = [r.split(b",")[:6] for r in lines if r.count(b",") >= 5]
+        rows = [r.split(b",")[:6] for r in tail_lines(path, left) if r.count(b",") >= 5]
         try:
             block = np.array(rows, dtype=np.float64).reshape(-1, 6)
         except ValueError:
@@ -415,6 +415,23 @@ def recent_tracks(spool: Path, camera: str, max_rows: int = 50_000) -> np.ndarra
         parts.append(block)
         left -= len(block)
     return np.vstack(parts) if parts else np.zeros((0, 6))
+
+
+def tail_lines(path: Path, count: int, row_bytes: int = 64) -> list[bytes]:
+    """The last ``count`` lines of a file, reading only as much of its end as they need (a camera's track
+    file grows for as long as its session runs)."""
+    with path.open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        want = max(1, count) * row_bytes
+        while True:
+            start = max(0, size - want)
+            f.seek(start)
+            lines = f.read().splitlines()
+            if start > 0:
+                lines = lines[1:]  # begins mid-line
+            if len(lines) >= count or start == 0:
+                return lines[-count:] if count > 0 else []
+            want *= 2
 
 
 def traffic_of(spool: Path, camera: str, lines: Sequence[LineConfig]) -> dict[str, LineTraffic]:

@@ -186,7 +186,7 @@ class RetrainConfig(Section):
         "calibration_frames images of its own training set, the stores' frames; the detection head stays FP32) "
         "and published as model-int8.onnx beside model.onnx, and the gate judges the INT8 network against the "
         "parent's INT8 one (its FP32 one when it has none): what the stores would run against what they run. "
-        "Set the rollout's footfall_model_precision to the same.",
+        "Set footfall_edge_model_file: model-int8.onnx for the stores group in the inventory.",
     )
     calibration_frames: int = Field(
         40, ge=MIN_CALIBRATION_FRAMES, le=2000, description="Training images that set the INT8 ranges."

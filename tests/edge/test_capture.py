@@ -254,3 +254,31 @@ def test_a_crossing_in_doubt_is_captured_with_its_reasons(tmp_path: Path) -> Non
     meta = json.loads(sorted((tmp_path / "spool" / "c" / "meta").glob("*.json"))[-1].read_text())
     assert meta["reasons"] == ["count_risk"]
     assert meta["count_risk"] == [{"line": "door", "track_id": 1, "risks": ["short_track", "recrossed"]}]
+
+
+def test_recent_tracks_reads_only_the_end_of_a_long_track_file(tmp_path: Path) -> None:
+    """A camera that ran for weeks has a long track file: its newest rows are read from the end, the
+    same rows a whole read gives, whatever the row lengths."""
+    from footfall.edge.capture import recent_tracks, tail_lines
+
+    tracks = tmp_path / "cam" / "tracks"
+    tracks.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = [
+        f"{f},{i},{x:.{d}f},{y:.2f},20.00,50.00,-1,-1,-1,-1"
+        for f, i, x, y, d in zip(
+            range(1, 200_001),
+            rng.integers(1, 5000, 200_000),
+            rng.uniform(0, 1000, 200_000),
+            rng.uniform(0, 500, 200_000),
+            rng.integers(0, 9, 200_000),
+            strict=True,
+        )
+    ]
+    path = tracks / "s1.txt"
+    path.write_text("\n".join(rows) + "\n")
+    got = recent_tracks(tmp_path, "cam", max_rows=50_000)
+    whole = np.array([r.split(",")[:6] for r in rows[-50_000:]], dtype=np.float64)
+    np.testing.assert_array_equal(got, whole)
+    assert tail_lines(path, 3) == [r.encode() for r in rows[-3:]]
+    assert len(tail_lines(path, 10**6)) == 200_000 and tail_lines(path, 0) == []
