@@ -8,6 +8,7 @@ playing vtest.avi (PETS, a busy plaza) in a loop. Two designs run in the same se
   footfall   the device as it is: NumPy ByteTrack (no torch in a camera process), idle detector rate,
              one shared detector process for two or more cameras (model.sharing: auto);
   own        the same, but each camera process with its own copy of the detector (model.sharing: camera);
+  nostill    footfall without the stillness check of an empty scene (idle.still_every_s: 0);
   int8       footfall with the INT8 model `footfall edge quantize` writes (calibrated on 40 PETS frames);
   before     the design before issue #22: boxmot's ByteTrack in each camera process (torch loaded),
              the detector on every frame, each camera its own detector.
@@ -51,6 +52,7 @@ MODEL = ROOT / "models" / "yolov5n.onnx"
 DESIGNS: dict[str, dict[str, Any]] = {
     "footfall": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},
     "own": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}, "model": {"sharing": "camera"}},
+    "nostill": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}, "idle": {"still_every_s": 0}},
     "int8": {"tracker": {"name": "bytetrack", "stitch_max_gap_frames": 50}},  # + the INT8 model (main)
     "before": {
         "tracker": {"name": "boxmot-bytetrack", "stitch_max_gap_frames": 50},

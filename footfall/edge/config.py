@@ -347,6 +347,14 @@ class IdleConfig(Section):
         "and tracker and counter move on with no detections); the first detection brings back every frame. "
         "0 = detect every frame always.",
     )
+    still_every_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="While the empty scene is also still (its picture has not changed since the detector last "
+        "ran: a small grey copy compared pixel by pixel), the detector runs only this often; as soon as "
+        "anything moves it is back to detect_every_s. 0 = no stillness check.",
+    )
 
 
 class EdgeConfig(Section):

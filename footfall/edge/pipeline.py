@@ -225,7 +225,7 @@ def run_camera(
             detector = new  # between two frames: tracks, counts and pending U-turns carry on
             stats.model_version, stats.model_sha256 = detector.model_version, detector.sha256
         # an empty scene is detected only a few times a second (edge.rate); between, nobody is there
-        due = rate.due(frame.ts)
+        due = rate.due(frame.ts, frame.image)
         detections = detector.detect(frame.image) if due else Detections.empty(len(detector.class_names))
         tracks = tracker.update(detections, frame.image)
         rate.saw(frame.ts, len(detections) > 0 or len(tracks) > 0)
