@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from footfall.edge.detectors import ModelFileError
+from footfall.edge.detectors import ModelFileError, check_model_file
 from footfall.edge.detectors.common import ModelInfo, YoloV5Backend, to_blob
 
 if TYPE_CHECKING:
@@ -215,22 +215,18 @@ class DetectorServer:
     def _load_locked(self, req: LoadRequest) -> Loaded | Refused:
         from footfall.edge.detectors.onnx import OnnxModel
 
-        known = self._models.get(req.sha256 or "")
-        if known is not None:
-            known.last_used = time.monotonic()
-            return Loaded(known.model.info)
         try:
+            sha = check_model_file(Path(req.path), req.sha256)  # every camera's load checks the file
+            known = self._models.get(sha)
+            if known is not None and known.model.info.names == (req.model_names or known.model.info.names):
+                known.last_used = time.monotonic()
+                return Loaded(known.model.info)
             model = OnnxModel(
-                Path(req.path),
-                providers=self.cfg.providers,
-                threads=1,
-                sha256=req.sha256,
-                model_names=req.model_names,
+                Path(req.path), providers=self.cfg.providers, threads=1, sha256=sha, model_names=req.model_names
             )
         except ModelFileError as exc:
             return Refused(str(exc), model_error=True)
-        entry = self._models.setdefault(model.info.sha256, _Model(model))
-        entry.last_used = time.monotonic()
+        entry = self._models[model.info.sha256] = _Model(model)
         log.info("shared detector: model %s loaded (%d in memory)", model.info.model_version, len(self._models))
         return Loaded(entry.model.info)
 
@@ -296,12 +292,12 @@ class DetectorLink:
             answer = self._ask(request, lambda conn: conn.send(request))
         except SharedDetectorUnavailable as exc:
             self._fall_back(exc)
-            return self._own(cfg).info
+            return self._own(cfg, None).info
         if isinstance(answer, Refused):
             if answer.model_error:
                 raise ModelFileError(answer.message)
             self._fall_back(SharedDetectorUnavailable(answer.message))
-            return self._own(cfg).info
+            return self._own(cfg, None).info
         assert isinstance(answer, Loaded)
         return answer.info
 
@@ -324,7 +320,7 @@ class DetectorLink:
                 raise SharedDetectorUnavailable(answer.message if isinstance(answer, Refused) else "bad answer")
             except SharedDetectorUnavailable as exc:
                 self._fall_back(exc)
-        return self._own(cfg).forward(to_blob([picture]))[0]
+        return self._own(cfg, info).forward(to_blob([picture]))[0]
 
     def _reload(self, cfg: ModelConfig, info: ModelInfo) -> None:
         request = LoadRequest(str(cfg.path), info.sha256, tuple(cfg.model_names) if cfg.model_names else None)
@@ -362,16 +358,23 @@ class DetectorLink:
             log.warning("shared detector unavailable (%s): this camera counts on with its own copy of the model", exc)
         self._retry_at = time.monotonic() + self.retry_s
 
-    def _own(self, cfg: ModelConfig) -> OnnxModel:
+    def _own(self, cfg: ModelConfig, info: ModelInfo | None) -> OnnxModel:
+        """This camera's own copy of the model ``info`` describes (None: whatever ``cfg.path`` holds now)."""
         from footfall.edge.detectors.onnx import OnnxModel
 
-        key = str(cfg.path)
-        if key not in self._local:
-            self._local.clear()
-            self._local[key] = OnnxModel(
-                cfg.path, providers=cfg.providers, threads=cfg.threads, sha256=cfg.sha256, model_names=cfg.model_names
-            )
-        return self._local[key]
+        if info is not None and info.sha256 in self._local:
+            return self._local[info.sha256]
+        model = OnnxModel(
+            cfg.path, providers=cfg.providers, threads=cfg.threads, sha256=cfg.sha256, model_names=cfg.model_names
+        )
+        if info is not None and model.info.names != info.names:
+            # the file changed under the running detector: the model watcher swaps it; until then
+            # this camera cannot read the new model's answers with the old model's classes
+            raise ModelFileError(f"{cfg.path} changed to a model with other classes while the shared detector was away")
+        self._local = {model.info.sha256: model}
+        if info is not None:
+            self._local[info.sha256] = model
+        return model
 
     def close(self) -> None:
         self._disconnect()
