@@ -77,11 +77,26 @@ def _child_logging(logs: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
 
 
+def _child_stop(stop_evt: Any) -> threading.Event:
+    """Set when the service asks its children to stop, or when the service itself is gone."""
+    parent = os.getppid()
+    stop = threading.Event()
+
+    def watch_parent() -> None:
+        while not stop.is_set():
+            if stop_evt.is_set() or os.getppid() != parent:
+                stop.set()
+            time.sleep(0.2)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    return stop
+
+
 def _detector_worker(cfg_blob: bytes, address: ServerAddress, logs: Any, stop_evt: Any, ready: Any) -> None:
     _child_logging(logs)
     from footfall.edge.detectors.shared import serve_detector
 
-    serve_detector(EdgeConfig.model_validate_json(cfg_blob).model, address, stop_evt, ready)
+    serve_detector(EdgeConfig.model_validate_json(cfg_blob).model, address, _child_stop(stop_evt), ready)
 
 
 def _camera_worker(
@@ -103,16 +118,7 @@ def _camera_worker(
 
     cfg = EdgeConfig.model_validate_json(cfg_blob)
     cam = next(c for c in cfg.cameras if c.name == camera)
-    parent = os.getppid()
-    stop = threading.Event()
-
-    def watch_parent() -> None:
-        while not stop.is_set():
-            if stop_evt.is_set() or os.getppid() != parent:
-                stop.set()
-            time.sleep(0.2)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+    stop = _child_stop(stop_evt)
     link = DetectorLink(detector_at, cfg.model.shared_timeout_s) if detector_at is not None else None
     parts = build_camera(cfg, cam, stop, detector=create_detector(cfg.model, link) if link else None)
     session = session_id(cam.name, cam.source, cfg.fingerprint(cam))

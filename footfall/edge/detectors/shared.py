@@ -125,10 +125,10 @@ class DetectorServer:
     sending a picture holds up nobody; the main loop owns the models and runs the batches.
     """
 
-    def __init__(self, address: ServerAddress, cfg: ModelConfig, stop: threading.Event) -> None:
+    def __init__(self, address: ServerAddress, cfg: ModelConfig, stop: Any) -> None:
         self.address = address
         self.cfg = cfg
-        self.stop = stop
+        self.stop = stop  # a threading or multiprocessing Event
         # batches run side by side, one core each: on a CPU two single-threaded runs of yolov5n do
         # more per second than one run on two threads (6.0 against 8.1 ms a picture, 2 cores)
         self.runners = cfg.threads or os.cpu_count() or 1
@@ -412,18 +412,8 @@ class SharedDetector(YoloV5Backend):
         return self.link.infer(self._cfg, self._info, picture, self.conf_threshold)
 
 
-def serve_detector(cfg: ModelConfig, address: ServerAddress, stop_evt: Any, ready: Any) -> None:
-    """A service's detector process: serve until ``stop_evt`` is set or the parent goes away."""
-    parent = os.getppid()
-    stop = threading.Event()
-
-    def watch_parent() -> None:
-        while not stop.is_set():
-            if stop_evt.is_set() or os.getppid() != parent:
-                stop.set()
-            time.sleep(0.2)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+def serve_detector(cfg: ModelConfig, address: ServerAddress, stop: Any, ready: Any) -> None:
+    """A service's detector process: serve until ``stop`` (an event) is set."""
     with contextlib.suppress(OSError):
         os.unlink(address.path)  # a socket left by a server that was killed
     DetectorServer(address, cfg, stop).serve(ready)
