@@ -2,7 +2,10 @@
 view watched part of the time; resident memory (RSS and PSS) of the camera process sampled throughout.
 
 Usage: python bench/soak.py [--frames 100000] [--baseline-frames 20000] [--json OUT]
-       [--trackers bytetrack,boxmot-bytetrack]
+       [--trackers bytetrack,boxmot-bytetrack] [--sharing camera|device]
+
+With --sharing device the camera sends its pictures to the device's shared detector process (as on a
+store with several cameras), whose memory is sampled and reported too.
 
 Each tracker runs the same service on the same video (vtest.avi looped to --frames; the baseline,
 boxmot's ByteTrack in the camera process as the device ran it before, on its first --baseline-frames).
@@ -76,12 +79,18 @@ def watch_live(port: int, camera: str, seconds: float, stop: threading.Event) ->
         pass
 
 
-def run(tracker: str, video: Path, frames: int, work: Path, port: int) -> dict[str, Any]:
+def run(tracker: str, video: Path, frames: int, work: Path, port: int, sharing: str = "camera") -> dict[str, Any]:
     cfg = {
         "cameras": [
             {"name": "soak", "source": str(video), "lines": [{"name": "x240", "points": [[240, 0], [240, 360]]}]}
         ],
-        "model": {"path": str(MODEL), "classes": ["person"], "class_map": {"person": "person"}, "input_size": 480},
+        "model": {
+            "path": str(MODEL),
+            "classes": ["person"],
+            "class_map": {"person": "person"},
+            "input_size": 480,
+            "sharing": sharing,
+        },
         "tracker": {"name": tracker, "stitch_max_gap_frames": 50},
         "storage": {"db": str(work / f"{tracker}.db")},
         "metrics": {"port": port},
@@ -92,18 +101,21 @@ def run(tracker: str, video: Path, frames: int, work: Path, port: int) -> dict[s
     cmd = [sys.executable, "-m", "footfall.cli", "edge", "run", "--config", str(path), "--max-frames", str(frames)]
     cmd += ["--no-progress"]
     parent = psutil.Process(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).pid)
-    samples: list[tuple[float, int, float, float, float]] = []  # (t, frame, rss, pss, parent rss)
+    # (t, frame, rss, pss, parent rss, shared detector rss or 0)
+    samples: list[tuple[float, int, float, float, float, float]] = []
     stop = threading.Event()
     watcher: threading.Thread | None = None
     t0 = time.monotonic()
     db = work / f"{tracker}.db"
     try:
         while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
-            camera = camera_process(parent)
-            if camera is not None:
+            detector = shared_detector(port) if sharing == "device" else None
+            camera = camera_process(parent, skip=detector)
+            if camera is not None and (sharing != "device" or detector is not None):
                 rss, pss = memory(camera)
                 n = frames_done(db)
-                samples.append((time.monotonic() - t0, n, rss, pss, memory(parent)[0]))
+                shared = memory(psutil.Process(detector))[0] if detector is not None else 0.0
+                samples.append((time.monotonic() - t0, n, rss, pss, memory(parent)[0], shared))
                 # the live view is watched for 20 s out of every 120
                 if (watcher is None or not watcher.is_alive()) and int(time.monotonic() - t0) % 120 < 5:
                     watcher = threading.Thread(target=watch_live, args=(port, "soak", 20, stop), daemon=True)
@@ -124,10 +136,23 @@ def camera_workers(parent: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def camera_process(parent: psutil.Process) -> psutil.Process | None:
-    """The one camera worker of the soak's service (None while it starts or restarts)."""
-    workers = camera_workers(parent)
+def camera_process(parent: psutil.Process, skip: int | None = None) -> psutil.Process | None:
+    """The one camera worker of the soak's service (None while it starts or restarts); ``skip``: the
+    shared detector's process id."""
+    workers = [w for w in camera_workers(parent) if w.pid != skip]
     return workers[0] if len(workers) == 1 else None
+
+
+def shared_detector(port: int) -> int | None:
+    """The process id of the service's shared detector, from its /health."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+            pid = (json.load(resp).get("shared_detector") or {}).get("pid")
+    except urllib.error.HTTPError as exc:  # 503 while degraded still carries the report
+        pid = (json.load(exc).get("shared_detector") or {}).get("pid")
+    except OSError:
+        return None
+    return int(pid) if pid else None
 
 
 def frames_done(db: Path) -> int:
@@ -160,6 +185,9 @@ def summarise(tracker: str, frames: int, samples: list, wall: float) -> dict[str
         "pss_after_warmup_mb": round(first[3], 1),
         "pss_end_mb": round(last[3], 1),
         "parent_rss_end_mb": round(last[4], 1),
+        "shared_detector_rss_after_warmup_mb": round(first[5], 1) if first[5] else None,
+        "shared_detector_rss_end_mb": round(last[5], 1) if last[5] else None,
+        "shared_detector_rss_growth_pct": round(100 * (last[5] - first[5]) / first[5], 2) if first[5] else None,
         "samples": len(samples),
     }
 
@@ -172,6 +200,7 @@ def main() -> None:
         "--trackers", default="bytetrack,boxmot-bytetrack", help="the first is measured, the last is the baseline"
     )
     ap.add_argument("--port", type=int, default=9188)
+    ap.add_argument("--sharing", choices=["camera", "device"], default="camera")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     names = args.trackers.split(",")
@@ -181,14 +210,20 @@ def main() -> None:
         results = []
         for i, name in enumerate(names):
             n = args.frames if i == 0 else args.baseline_frames
-            r = run(name, video, n, work, args.port)
+            r = run(name, video, n, work, args.port, args.sharing)
             results.append(r)
             print(
                 f"{name:18s} {r['frames']:>7d} frames {r['fps']:5.1f} fps | camera RSS "
                 f"{r['rss_after_warmup_mb']:.0f} → {r['rss_end_mb']:.0f} MB ({r['rss_growth_pct']:+.2f} %, "
                 f"{r['rss_growth_bytes_per_frame']:+.0f} B/frame, "
                 f"peak {r['rss_peak_mb']:.0f}) | PSS {r['pss_after_warmup_mb']:.0f} → {r['pss_end_mb']:.0f} MB | "
-                f"parent RSS {r['parent_rss_end_mb']:.0f} MB",
+                f"parent RSS {r['parent_rss_end_mb']:.0f} MB"
+                + (
+                    f" | shared detector RSS {r['shared_detector_rss_after_warmup_mb']:.0f} → "
+                    f"{r['shared_detector_rss_end_mb']:.0f} MB ({r['shared_detector_rss_growth_pct']:+.2f} %)"
+                    if r["shared_detector_rss_end_mb"]
+                    else ""
+                ),
                 flush=True,
             )
     if len(results) > 1:

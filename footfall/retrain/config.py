@@ -125,7 +125,10 @@ class GateSettings(Section):
         0.02, ge=0, le=1, description="No class's AP@0.5 may drop by more than this (absolute)."
     )
     max_count_error_increase: float | None = Field(
-        None, ge=0, description="If set: mean count error (%) over the sequences may not rise by more than this."
+        None,
+        ge=0,
+        description="If set: mean count error (%) over the sequences may not rise by more than this (one crossing "
+        "more wrong is always tolerated: on a short sequence it alone moves the mean by several points).",
     )
     promote_to: str = Field("canary", description="Alias moved to an accepted candidate.")
 
@@ -142,7 +145,8 @@ class ReleaseSettings(Section):
         1.0,
         ge=0,
         description="On the gate's labelled sequences, the candidate's mean count error (%) may exceed the "
-        "replaced model's by at most this.",
+        "replaced model's by at most this (one crossing more wrong is always tolerated: on a short sequence "
+        "it alone moves the mean by several points).",
     )
     from_alias: str = Field("canary", description="Alias of the candidate under burn-in.")
     to_alias: str = Field("production", description="Alias the candidate is released to.")

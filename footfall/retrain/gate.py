@@ -53,16 +53,48 @@ def decide(candidate: dict[str, Any], production: dict[str, Any], gate: GateSett
                 f"{gate.max_class_regression:.4f} allowed)"
             )
     if gate.max_count_error_increase is not None:
-        for seq, scores in candidate.get("sequences", {}).items():
-            before = production.get("sequences", {}).get(seq, {}).get("count_error_pct")
-            if before is None:
-                continue
-            rise = scores["count_error_pct"] - before
-            if rise > gate.max_count_error_increase:
-                ok = False
-                reasons.append(
-                    f"sequence {seq}: count error {before:.1f}% → {scores['count_error_pct']:.1f}% "
-                    f"(+{rise:.1f} points, more than {gate.max_count_error_increase:.1f} allowed)"
-                )
+        problems = count_regressions(
+            candidate.get("sequences", {}), production.get("sequences", {}), gate.max_count_error_increase
+        )
+        ok &= not problems
+        reasons += problems
     reasons.insert(0, "accepted" if ok else "rejected")
     return Decision(ok, reasons, gate.model_dump())
+
+
+# On a labelled sequence of a few hundred frames one crossing moves the mean count error by several
+# points (one of 7 true crossings in one of 4 line directions: 3.6): a candidate that gets one crossing
+# more wrong than the model it replaces is within what the sequence can tell apart, not a regression.
+TOLERATED_CROSSINGS = 1
+
+
+def wrong_crossings(scores: dict[str, Any]) -> int | None:
+    """Crossings a model got wrong on a sequence (|counted − true| over every line and direction)."""
+    lines = scores.get("lines")
+    if not lines:
+        return None
+    return sum(abs(int(line["counted"][d]) - int(line["truth"][d])) for line in lines.values() for d in line["truth"])
+
+
+def count_regressions(candidate: dict[str, Any], baseline: dict[str, Any], max_increase: float) -> list[str]:
+    """Sequences on which the candidate's mean count error rose by more than ``max_increase`` points and,
+    where the crossings are known, by more than ``TOLERATED_CROSSINGS`` crossing (the gate and the
+    release both judge counts with this)."""
+    problems = []
+    for seq, scores in sorted(candidate.items()):
+        base = baseline.get(seq)
+        if base is None or base.get("count_error_pct") is None:
+            continue
+        before, after = float(base["count_error_pct"]), float(scores["count_error_pct"])
+        if after - before <= max_increase:
+            continue
+        mine, theirs = wrong_crossings(scores), wrong_crossings(base)
+        if mine is not None and theirs is not None and mine - theirs <= TOLERATED_CROSSINGS:
+            continue
+        problems.append(
+            f"sequence {seq}: count error {before:.2f} % → {after:.2f} % (+{after - before:.2f} points, more than "
+            f"{max_increase:g} allowed"
+            + (f"; {mine} crossings wrong against {theirs}" if mine is not None and theirs is not None else "")
+            + ")"
+        )
+    return problems

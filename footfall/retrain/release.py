@@ -7,8 +7,9 @@ canary stores. ``footfall retrain release`` then watches those stores for a burn
 - **the right model**: each reports exactly the candidate (``NAME:VERSION``) on every camera;
 - **fast enough**: every camera's fps stays at or above ``release.min_fps``;
 - **counts hold**: on the labelled sequences of the gate, the candidate's mean count error is at most
-  ``release.max_count_error_increase`` points above the model it replaces (same footage, same
-  counter, both recorded in the candidate's metadata by the gate).
+  ``release.max_count_error_increase`` points above the model it replaces, or it gets at most one
+  crossing more wrong (``gate.count_regressions``: same footage, same counter, both recorded in the
+  candidate's metadata by the gate).
 
 Pass: ``production`` moves to the candidate (one conditional write: of two releases at once exactly one
 wins) and the history records the burn-in evidence; the waves then follow with the rollout playbook.
@@ -30,6 +31,7 @@ from typing import Any
 from footfall.registry.artefacts import RegistryError
 from footfall.registry.core import AliasConflict, Registry
 from footfall.retrain.config import ReleaseSettings
+from footfall.retrain.gate import count_regressions
 
 log = logging.getLogger("footfall.release")
 
@@ -78,14 +80,7 @@ def count_check(meta: dict[str, Any], max_increase: float) -> list[str]:
     """The candidate's count error on the gate's labelled sequences against the model it replaces."""
     mine = (meta.get("metrics") or {}).get("sequences") or {}
     theirs = ((meta.get("baseline") or {}).get("metrics") or {}).get("sequences") or {}
-    problems = []
-    for seq, scores in sorted(mine.items()):
-        if seq not in theirs:
-            continue
-        a, b = float(scores["count_error_pct"]), float(theirs[seq]["count_error_pct"])
-        if a > b + max_increase:
-            problems.append(f"sequence {seq}: count error {a:.2f} % against {b:.2f} % of the model it replaces")
-    return problems
+    return count_regressions(mine, theirs, max_increase)
 
 
 def release(

@@ -60,7 +60,28 @@ def test_count_error_guard_is_optional() -> None:
     assert decide(cand, prod, GateSettings()).accepted
     decision = decide(cand, prod, GateSettings(max_count_error_increase=5.0))
     assert not decision.accepted
-    assert "count error 5.0% → 20.0%" in " ".join(decision.reasons)
+    assert "count error 5.00 % → 20.00 %" in " ".join(decision.reasons)
+
+
+def _sequence(error_pct: float, counted: dict[str, int], truth: dict[str, int]) -> dict:
+    return {"pets": {"count_error_pct": error_pct, "lines": {"x240": {"counted": counted, "truth": truth}}}}
+
+
+def test_one_crossing_more_wrong_is_within_what_a_short_sequence_resolves() -> None:
+    """7 true crossings each way: one more wrong is +7 points of mean error, which a 1-point threshold
+    alone would refuse; two more wrong are refused."""
+    from footfall.retrain.gate import count_regressions
+
+    truth = {"in": 7, "out": 7}
+    baseline = _sequence(7.1, {"in": 8, "out": 7}, truth)
+    one_more = _sequence(14.3, {"in": 8, "out": 8}, truth)
+    two_more = _sequence(21.4, {"in": 9, "out": 8}, truth)
+    assert count_regressions(one_more, baseline, 1.0) == []
+    [problem] = count_regressions(two_more, baseline, 1.0)
+    assert "7.10 % → 21.40 %" in problem and "3 crossings wrong against 1" in problem
+    assert count_regressions(two_more, baseline, 15.0) == [], "within the points allowed"
+    # without per-line counts (older metadata) the points alone decide
+    assert count_regressions({"pets": {"count_error_pct": 14.3}}, {"pets": {"count_error_pct": 7.1}}, 1.0)
 
 
 def test_different_heldout_sets_cannot_be_compared() -> None:

@@ -68,7 +68,7 @@ def test_a_healthy_canary_is_released_to_production(reg: Registry) -> None:
         (
             health_of("people:2"),
             SETTINGS.model_copy(update={"max_count_error_increase": 0.2}),
-            r"count error 5.00 % against 4.50 %",
+            r"count error 4.50 % → 5.00 %",
         ),
     ],
     ids=["unhealthy", "unreachable", "old version", "too slow", "counts worse"],
