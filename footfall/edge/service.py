@@ -232,7 +232,8 @@ class EdgeService:
         self.live = LiveHub(self._live_wanted)
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
-        self._detector = _DetectorProcess(ServerAddress.private()) if cfg.model.shared(len(self._workers)) else None
+        self._shares_detector = cfg.model.shared(len(self._workers))
+        self._detector: _DetectorProcess | None = None  # made by run(): its socket folder is removed at the end
 
     def stop(self, *_: object) -> None:
         self._stop.set()
@@ -270,7 +271,8 @@ class EdgeService:
         sync = self.cfg.capture.sync
         if self.cfg.capture.enabled and sync.url and sync.every_s > 0:
             threading.Thread(target=self._sync_loop, name="capture-sync", daemon=True).start()
-        if self._detector is not None:
+        if self._shares_detector:
+            self._detector = _DetectorProcess(ServerAddress.private())
             self._start_detector(blob)
         try:
             while True:
