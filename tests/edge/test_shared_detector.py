@@ -227,3 +227,20 @@ def test_sharing_is_checked_and_chosen_by_the_config(yolov5n_onnx: Path) -> None
     two = validate_config({"cameras": camera, "model": {"sharing": "camera"}})
     assert one.fingerprint(one.cameras[0]) == two.fingerprint(two.cameras[0])
     assert isinstance(create_detector(_model(yolov5n_onnx)), OnnxDetector)
+
+
+def test_a_camera_whose_model_was_unloaded_meanwhile_loads_it_again(server: DetectorServer, yolov5n_onnx: Path) -> None:
+    """The server unloads a model no camera asked for in a minute (after a hot swap); a camera that was
+    away that long is answered 'not loaded', counts on with its own copy, and loads it again."""
+    cfg = _model(yolov5n_onnx)
+    own = OnnxDetector.from_config(cfg, CLASSES, None)
+    det = SharedDetector(cfg, CLASSES, None, DetectorLink(server.address, timeout_s=5, retry_s=0.2))
+    frames = list(video_frames(VTEST, start=400, count=3))
+    with server._lock:
+        server._models.clear()  # what _unload_idle does after IDLE_MODEL_S
+    _same(det.detect(frames[0]), own.detect(frames[0]))
+    assert not det.link.shared and det.link.fallbacks == 1
+    time.sleep(0.3)
+    for frame in frames[1:]:
+        _same(det.detect(frame), own.detect(frame))
+    assert det.link.shared and len(server._models) == 1

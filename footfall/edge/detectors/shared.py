@@ -296,6 +296,7 @@ class DetectorLink:
         if isinstance(answer, Refused):
             if answer.model_error:
                 raise ModelFileError(answer.message)
+            self._disconnect()
             self._fall_back(SharedDetectorUnavailable(answer.message))
             return self._own(cfg, None).info
         assert isinstance(answer, Loaded)
@@ -317,6 +318,7 @@ class DetectorLink:
                 if isinstance(answer, Inferred):
                     self._local.clear()  # its own copy is not needed any more
                     return answer.rows
+                self._disconnect()  # e.g. the model was unloaded meanwhile: load it again on the way back
                 raise SharedDetectorUnavailable(answer.message if isinstance(answer, Refused) else "bad answer")
             except SharedDetectorUnavailable as exc:
                 self._fall_back(exc)
