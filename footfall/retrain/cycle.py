@@ -115,7 +115,7 @@ class Cycle:
         # judged as the stores run it: its network of the fleet's precision, when it was published with one
         runs = folder / MODEL_FILES[self.cfg.precision]
         return {
-            "label": f"{self.cfg.model_name}:{version}" + (f" ({runs.name})" if self.cfg.precision != "fp32" else ""),
+            "label": f"{self.cfg.model_name}:{version}",
             "version": version,
             "pt": folder / "model.pt",
             "onnx": runs if runs.is_file() else folder / MODEL_FILES["fp32"],
@@ -212,7 +212,9 @@ class Cycle:
             "precision": cfg.precision,  # the network the metrics and the gate are of
             "status": "candidate" if decision.accepted else "rejected",
             "metrics": cand_scores,
-            "baseline": {"model": parent["label"], "metrics": prod_scores},
+            # the network judged on each side: what the stores would run, against what they run
+            "baseline": {"model": parent["label"], "network": parent["onnx"].name, "metrics": prod_scores},
+            "network": networks[cfg.precision].name,
             "gate": decision.as_dict(),
             "lineage": {
                 "parent": parent["label"],

@@ -234,7 +234,7 @@ def test_an_int8_fleet_gets_an_int8_network_judged_as_it_will_run(
     assert report["precision"] == "int8"
     reg = Registry(open_storage(registry_url), trust)
     meta = reg.metadata("people-test", report["version"]).to_dict()
-    assert meta["precision"] == "int8"
+    assert meta["precision"] == "int8" and meta["network"] == "model-int8.onnx"
     assert {"model.onnx", "model-int8.onnx", "model.pt"} <= set(meta["files"])
     folder = reg.fetch(Ref.parse(f"people-test:{report['version']}"), tmp_path / "device", needs=(MODEL_FILES["int8"],))
     int8 = OnnxModel(folder / MODEL_FILES["int8"])
