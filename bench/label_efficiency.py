@@ -170,6 +170,7 @@ def train(data: Path, out: Path, *, images: int, seed: int, args: argparse.Names
     shutil.rmtree(out / "train" / "yolov5", ignore_errors=True)
     return onnx, {
         "epochs": epochs,
+        "imgsz": args.imgsz,
         "train_s": round(time.monotonic() - started, 1),
         "train_map50_curve": curve,
         "converged": converged(curve),
@@ -255,6 +256,16 @@ def main() -> None:
         help="the candidate's epoch: last, or yolov5's best by fitness on the training images themselves",
     )
     ap.add_argument("--max-per-minute", type=int, default=300, help="the pool's capture rate limit")
+    ap.add_argument(
+        "--ceiling",
+        type=int,
+        default=0,
+        help="also train on this many frames spread over 1–600, every one labelled (no selection): what labels "
+        "can buy at all in this scene",
+    )
+    ap.add_argument(
+        "--ceiling-images-seen", type=int, default=0, help="training images for a ceiling run (0: --images-seen)"
+    )
     ap.add_argument("--report", action="store_true", help="only print the table and draw the PNG")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -284,13 +295,23 @@ def main() -> None:
     }
     (args.out / "pool.json").write_text(json.dumps(pool, indent=1))
     print(json.dumps(pool), flush=True)
-    for run in grid(args.strategies, args.budgets, args.seeds, len(items)):
+    runs = grid(args.strategies, args.budgets, args.seeds, len(items))
+    runs += [Run("ceiling", args.ceiling, s) for s in args.seeds if args.ceiling]
+    for run in runs:
         if run.name in done:
             continue
         started = time.monotonic()
         out = work / run.name
+        labelled_frames = len(seeds) + run.budget
         if run.strategy == "production":
             onnx, training, rows, reasons, off = production, {}, np.zeros(0, np.int64), {}, {}
+        elif run.strategy == "ceiling":
+            frames = sorted({*seeds, *seed_frames(run.budget, POOL_LAST_FRAME)})
+            data = write_training_set(video_examples(VIDEO, frames), annotator, out)
+            seen = args.ceiling_images_seen or args.images_seen
+            ceiling_args = argparse.Namespace(**{**vars(args), "images_seen": seen})
+            onnx, training = train(data, out, images=len(frames), seed=run.seed, args=ceiling_args)
+            rows, reasons, off, labelled_frames = np.zeros(0, np.int64), {}, {}, len(frames)
         else:
             choice = choose(records, run.strategy, run.budget, run.seed)
             rows, reasons, off = choice.rows, choice.reasons, choice.terms_off
@@ -302,7 +323,7 @@ def main() -> None:
         result = {
             "run": run.name,
             **asdict(run),
-            "labelled_frames": len(seeds) + len(rows),
+            "labelled_frames": labelled_frames,
             "chosen_female_boxes": int(female),
             "chosen_boxes": len(labelled),
             "reasons": reasons,
@@ -338,7 +359,9 @@ def report(results: Path, out: Path) -> None:
         "AP@0.5 male_adult": lambda r: r["ap50"].get("male_adult", float("nan")),
         "count accuracy, 24 random lines": lambda r: r["family_accuracy"],
     }
-    strategies = sorted({r["strategy"] for r in runs}, key=lambda s: ([*STRATEGIES, "production", "all"]).index(s))
+    strategies = sorted(
+        {r["strategy"] for r in runs}, key=lambda s: ([*STRATEGIES, "production", "all", "ceiling"]).index(s)
+    )
     budgets = sorted({r["budget"] for r in runs})
     for title, get in metrics.items():
         print(f"\n{title} (frames 601–795; mean ± sd over seeds)\n")
@@ -359,10 +382,11 @@ def plot(runs: list[dict], metrics: dict[str, Callable[[dict], float]], strategi
     shown = ["AP@0.5 female_adult (rare)", "mAP@0.5", "count accuracy, 24 random lines"]
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4))
     ends = [r for r in runs if r["strategy"] in ("production", "all")]
+    ceiling = [r for r in runs if r["strategy"] == "ceiling"]
     for ax, title in zip(axes, shown, strict=True):
         get = metrics[title]
         for st in strategies:
-            if st in ("production", "all"):
+            if st in ("production", "all", "ceiling"):
                 continue
             mine = [r for r in runs if r["strategy"] == st] + ends
             xs = sorted({r["labelled_frames"] for r in mine})
@@ -370,6 +394,10 @@ def plot(runs: list[dict], metrics: dict[str, Callable[[dict], float]], strategi
             mean = [statistics.mean(y) for y in ys]
             sd = [statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
             ax.errorbar(xs, mean, yerr=sd, marker="o", capsize=3, label=st)
+        for r in ceiling:
+            ax.scatter([r["labelled_frames"]], [get(r)], marker="*", s=90, color="black", zorder=3)
+        if ceiling:
+            ax.scatter([], [], marker="*", s=90, color="black", label="every frame labelled (ceiling)")
         ax.set_xscale("log", base=2)
         ticks = sorted({r["labelled_frames"] for r in runs})
         ax.set_xticks(ticks, [str(t) for t in ticks])

@@ -75,11 +75,10 @@ class Line:
         sign = 1.0 if self.invert else -1.0
         return sign * cross / self.length
 
-    def segment_crossed(self, a: Point, b: Point, margin_px: float = 0.0) -> bool:
-        """Whether the path a → b passes the segment (extended by ``margin_px`` at both ends)."""
-        ux, uy = (self.end.x - self.start.x) / self.length, (self.end.y - self.start.y) / self.length
-        sx, sy = self.start.x - ux * margin_px, self.start.y - uy * margin_px
-        ex, ey = self.end.x + ux * margin_px, self.end.y + uy * margin_px
+    def segment_crossed(self, a: Point, b: Point) -> bool:
+        """Whether the path a → b passes through the segment (ends included)."""
+        sx, sy = self.start.x, self.start.y
+        ex, ey = self.end.x, self.end.y
         rx, ry = ex - sx, ey - sy
         px, py = b.x - a.x, b.y - a.y
         denom = rx * py - ry * px

@@ -319,7 +319,7 @@ class CrossingCounter:
             if ls is None or ls.side == 0 or ls.crossings:
                 continue  # still on the line, or it crossed in view: the track's own path tells
             was = float(line.signed_distance(np.array([[origin.x, origin.y]]))[0])
-            if ls.side * was >= -self.hysteresis_px or not line.segment_crossed(origin, last, self.hysteresis_px):
+            if ls.side * was >= -self.hysteresis_px or not line.segment_crossed(origin, last):
                 continue
             direction = Direction.IN if ls.side > 0 else Direction.OUT
             since = entry.ts - self.entry_backtrack_s
@@ -356,7 +356,8 @@ class CrossingCounter:
             if ls.unconfirmed is not None and abs(dist) >= beyond:
                 self._confirm(name, tid, ls, events)
             return
-        crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point, self.hysteresis_px)
+        # through the segment as drawn: a path round its end is no crossing, however close it passes
+        crossed = ls.anchor is not None and line.segment_crossed(ls.anchor, point)
         ls.side, ls.anchor = side, point
         if not crossed:
             return

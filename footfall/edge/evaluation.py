@@ -7,7 +7,7 @@ Used by the tests, the benchmarks and the retraining gate. motmetrics' own IoU h
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from footfall.common.geometry import Line
 from footfall.common.lines import LineConfig
 from footfall.common.mot import load_mot
 from footfall.common.traffic import by_track, line_traffic
-from footfall.edge.config import CameraConfig, DashboardConfig, EdgeConfig
+from footfall.edge.config import CameraConfig, CountingConfig, DashboardConfig, EdgeConfig
 
 
 @dataclass(frozen=True)
@@ -381,13 +381,72 @@ def evaluate_line_family(
     device would, and score each against :func:`segment_crossing_events`; the aggregate by the line's
     angle to the walking direction near it and by the height of the people who cross it."""
     run = _run_labelled(cfg, gt_path, max_frames, lines=family.lines())
-    gt = run.gt
+    return {
+        **_family_report(run.gt, family, lambda name: run.counted(name)[0]),
+        "frames": run.result.frames,
+    }
+
+
+def count_tracks(
+    tracks: np.ndarray,
+    lines: list[LineConfig],
+    counting: CountingConfig,
+    *,
+    fps: float,
+    frame_hw: tuple[int, int],
+) -> dict[str, dict[str, int]]:
+    """In and out per line (a U-turn is its two crossings) that the device's counter, with the
+    ``counting:`` section ``counting``, makes of tracks given as MOT rows ``frame, id, x, y, w, h, conf``
+    — another tracker's output, or ground truth — at ``fps`` frames a second. What it measures is the
+    counting rule alone, on tracks this product's detector and tracker did not make."""
+    from footfall.edge.counting import CrossingCounter
+    from footfall.edge.types import Direction, Tracks
+
+    counter = CrossingCounter.from_config("replay", {lc.name: lc.to_line() for lc in lines}, ["person"], counting)
+    got = {lc.name: {"in": 0, "out": 0} for lc in lines}
+    events = []
+    frames = tracks[:, 0].astype(np.int64)
+    for frame in range(int(frames.min()) if len(frames) else 1, (int(frames.max()) if len(frames) else 0) + 1):
+        rows = tracks[frames == frame]
+        xyxy = np.column_stack([rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]])
+        conf = rows[:, 6] if rows.shape[1] > 6 else np.ones(len(rows))
+        batch = Tracks(
+            xyxy.astype(np.float32),
+            rows[:, 1].astype(np.int64),
+            np.where(conf > 0, conf, 1.0).astype(np.float32),
+            np.zeros(len(rows), np.int32),
+            np.full(len(rows), -1, np.int32),
+        )
+        events += counter.update(batch, (frame - 1) / fps, frame - 1, None, frame_hw)
+    events += counter.flush()
+    for e in events:
+        for d in ("in", "out") if e.direction is Direction.UTURN else (e.direction.value,):
+            got[e.line][d] += 1
+    return got
+
+
+def evaluate_tracks_on_family(
+    tracks: np.ndarray,
+    gt: np.ndarray,
+    family: LineFamily,
+    counting: CountingConfig,
+    *,
+    fps: float,
+    frame_hw: tuple[int, int],
+) -> dict[str, Any]:
+    """:func:`evaluate_line_family` for tracks that were made elsewhere (:func:`count_tracks`): the
+    counting rule scored on scenes this product cannot run its detector on."""
+    counted = count_tracks(tracks, family.lines(), counting, fps=fps, frame_hw=frame_hw)
+    return _family_report(gt, family, lambda name: counted[name])
+
+
+def _family_report(gt: np.ndarray, family: LineFamily, counted: Callable[[str], dict[str, int]]) -> dict[str, Any]:
+    """Each of the family's segments scored against :func:`segment_crossing_events` of ``gt``, the
+    aggregate, and the aggregate by walking angle and by the height of the people who cross."""
     per_line: dict[str, dict[str, Any]] = {}
-    for lc in run.camera.lines:
+    for lc in family.lines():
         line = lc.to_line()
         truth_events = segment_crossing_events(gt, line)
-        truth = tally(truth_events)
-        got, _ = run.counted(lc.name)
         crossers = [
             float(gt[(gt[:, 1] == c.identity) & (gt[:, 0] == c.frame)][0, 5])
             for c in truth_events
@@ -395,8 +454,8 @@ def evaluate_line_family(
         ]
         per_line[lc.name] = {
             "points": [list(p) for p in lc.points],
-            "truth": truth,
-            "counted": got,
+            "truth": tally(truth_events),
+            "counted": counted(lc.name),
             "walk_angle_deg": line_traffic(gt, line).walk_angle_deg,
             "person_height_px": round(float(np.median(crossers)), 1) if crossers else None,
         }
@@ -416,7 +475,6 @@ def evaluate_line_family(
             "min_length": family.min_length,
             "angles": list(family.angles),
         },
-        "frames": run.result.frames,
         **family_accuracy(per_line),
         "by_walk_angle": bucket("walk_angle_deg", [0, 30, 60, 90.01], "angle"),
         "by_person_height": bucket("person_height_px", [0, 60, 90, 1000], "height"),

@@ -24,16 +24,17 @@ def test_signed_distance_is_in_pixels() -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "margin", "crossed"),
+    ("a", "b", "crossed"),
     [
-        (Point(230, 100), Point(250, 100), 0, True),
-        (Point(230, 400), Point(250, 400), 0, False),  # passes below the segment's end
-        (Point(230, 362), Point(250, 362), 5, True),  # within the margin
-        (Point(230, 100), Point(235, 100), 0, False),  # does not reach the line
+        (Point(230, 100), Point(250, 100), True),
+        (Point(230, 360), Point(250, 360), True),  # through the segment's very end
+        (Point(230, 400), Point(250, 400), False),  # passes below the segment's end
+        (Point(230, 361), Point(250, 361), False),  # one pixel past its end is past it
+        (Point(230, 100), Point(235, 100), False),  # does not reach the line
     ],
 )
-def test_segment_crossed(a: Point, b: Point, margin: float, crossed: bool) -> None:
-    assert Line(Point(240, 0), Point(240, 360)).segment_crossed(a, b, margin) is crossed
+def test_segment_crossed(a: Point, b: Point, crossed: bool) -> None:
+    assert Line(Point(240, 0), Point(240, 360)).segment_crossed(a, b) is crossed
 
 
 def test_degenerate_line_is_refused() -> None:
