@@ -24,6 +24,10 @@ Training length: every run sees the same number of training images (``--images-s
 ``--min-epochs`` epochs), so a small set is trained for more epochs; the per-epoch mAP yolov5 reports
 on its training images is kept with each run (``converged``: its last quarter varies by less than 0.02).
 
+**Ceiling** (``--ceiling N``): yolov5n (COCO) trained on N frames spread evenly over 1–600 (with the seed
+frames), every one labelled, no selection — what labels can buy at all in this scene, at the training
+length ``--ceiling-images-seen``.
+
     .venv/bin/python bench/label_efficiency.py --out runs/label-efficiency          # the full grid
     .venv/bin/python bench/label_efficiency.py --out runs/label-efficiency --report  # table + PNG only
 
