@@ -4,7 +4,8 @@ family evaluator) or a device's own recent tracks (placement advice for the inst
 A line nearly parallel to the direction people walk is crossed at a shallow angle, where a few pixels of
 box placement decide whether a step crosses it: on random PETS09-S2L1 lines counted by the sample
 pipeline (480 lines, seed 1, docs/experiments.md) lines within 30° of the walking direction were counted
-0.90 right, steeper ones 0.95 (0.88 and 0.94 before a path round a line's end stopped counting). Those figures are this one scene's; they are shown as such.
+0.90 right, steeper ones 0.95 (0.88 and 0.94 before a path round a line's end stopped counting).
+Those figures are this one scene's; they are shown as such.
 """
 
 from __future__ import annotations
